@@ -1,0 +1,96 @@
+"""Build the static docs site from the notebooks, offline (Sphinx + myst-nb; Quarto is not available).
+
+    python tools/build_docs.py [--out _build/html] [--src _build/docs_src]
+
+Every notebook in nbs/ is passed through nbdev's notebook processing (directives parsed, `#| hide`
+cells dropped, directive lines stripped, `#| slow` / `#| gpu` cells tagged so they are shown but not
+executed), then myst-nb executes it and Sphinx renders it with its outputs. An API reference page
+documents every exported module with signatures and docstrings (autodoc); Sphinx's search index
+and the furo theme give search and navigation.
+"""
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).parent))
+from nbtools import SKIP_FLAGS, processed_cells  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONF = '''
+project = "cpsample-nb"
+author = "cpsample-nb team"
+extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode"]
+html_theme = "furo"
+html_title = "cpsample-nb"
+nb_execution_mode = "{mode}"
+nb_execution_timeout = 1200
+nb_execution_raise_on_error = True
+nb_execution_cache_path = "{cache}"
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "colon_fence"]
+autodoc_member_order = "bysource"
+autodoc_default_options = {{"members": True, "undoc-members": False, "show-inheritance": True}}
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
+'''
+
+
+def exported_modules():
+    "Modules of cpsample_nb written by nbdev (every .py except private ones)."
+    return sorted(p.stem for p in (ROOT / 'cpsample_nb').glob('*.py') if not p.stem.startswith('_'))
+
+
+def process_notebook(src: Path, dest: Path):
+    "Write a reader's copy of notebook `src` to `dest` (nbdev-processed, slow/gpu cells not executed)."
+    cells = []
+    for cell, d in processed_cells(src):
+        if cell.cell_type == 'code':
+            new = nbformat.v4.new_code_cell(cell.source)
+            flags = [f for f in SKIP_FLAGS if f in d]
+            if flags: new.metadata['tags'] = ['skip-execution']
+            cells.append(new)
+        elif cell.cell_type == 'markdown':
+            cells.append(nbformat.v4.new_markdown_cell(cell.source))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata = {'kernelspec': {'display_name': 'Python 3', 'language': 'python', 'name': 'python3'}}
+    nbformat.write(nb, dest)
+
+
+def write_sources(src_dir: Path, mode: str, cache: Path):
+    if src_dir.exists(): shutil.rmtree(src_dir)
+    src_dir.mkdir(parents=True)
+    (src_dir / 'conf.py').write_text(CONF.format(mode=mode, cache=cache.as_posix()))
+    nbs = sorted(p for p in (ROOT / 'nbs').glob('*.ipynb') if p.stem != 'index')
+    process_notebook(ROOT / 'nbs' / 'index.ipynb', src_dir / 'index.ipynb')
+    for nb in nbs: process_notebook(nb, src_dir / nb.name)
+    api = ['# API reference', '', 'Everything `nbdev_export` writes into `cpsample_nb`, with signatures and docstrings.', '']
+    for m in exported_modules():
+        api += [f'## `cpsample_nb.{m}`', '', '```{eval-rst}', f'.. automodule:: cpsample_nb.{m}', '```', '']
+    (src_dir / 'api.md').write_text('\n'.join(api))
+    toc = ['', '```{toctree}', ':maxdepth: 1', ':caption: Notebooks', ''] + [nb.stem for nb in nbs]
+    toc += ['```', '', '```{toctree}', ':maxdepth: 2', ':caption: Reference', '', 'api', '```', '']
+    nb = nbformat.read(src_dir / 'index.ipynb', as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell('\n'.join(toc)))
+    nbformat.write(nb, src_dir / 'index.ipynb')
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--out', default=str(ROOT / '_build' / 'html'), help='where the HTML site goes')
+    ap.add_argument('--src', default=str(ROOT / '_build' / 'docs_src'), help='scratch folder for processed sources')
+    ap.add_argument('--no-exec', action='store_true', help='render notebooks without executing them')
+    a = ap.parse_args(argv)
+    from sphinx.cmd.build import build_main
+    src = Path(a.src)
+    write_sources(src, 'off' if a.no_exec else 'cache', ROOT / '_build' / '.jupyter_cache')
+    rc = build_main(['-b', 'html', '-q', str(src), a.out])
+    if rc == 0: print(f'docs site written to {a.out}/index.html')
+    return rc
+
+
+if __name__ == '__main__':
+    sys.exit(main())
