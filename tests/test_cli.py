@@ -24,7 +24,7 @@ def test_demo_quick_writes_results_report_and_pngs(tmp_path):
     r = run('demo', '--quick', '--out', str(out))
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out / 'results.json').read_text())
-    assert res['dataset']['n_protected'] == 100 and res['dataset']['image_shape'] == [1, 32, 32]
+    assert res['dataset']['n_protected'] == 100 and res['dataset']['image_shape'] == [1, 16, 16]
     assert res['meta']['quick'] is True and res['meta']['wall_time_s'] > 0
     assert '## dataset' in (out / 'report.md').read_text()
     pngs = sorted(p.name for p in out.glob('*.png'))
