@@ -1,0 +1,96 @@
+"""Slower and fault tests of `cpsample_nb.classifier` (the quick ones are cells of nbs/02_classifier.ipynb).
+
+- two CPU processes under `accelerate launch` train, the loss falls, the checkpoint loads, and the result
+  matches a one-process run with the same seed (both draw the same global batches);
+- a crash while a checkpoint is written leaves no partial checkpoint, and training resumes from the last good one;
+- corrupted weights and bad inputs fail with clear messages.
+"""
+import json
+import os
+import subprocess
+
+import pytest
+import torch
+
+from conftest import ROOT, tool
+from cpsample_nb import classifier as C
+from cpsample_nb.data import load_faces
+
+SMALL = ['--data', 'faces', '--limit', '8', '--batch-size', '8', '--channels', '8,16', '--groups', '4',
+         '--lr', '1e-2', '--t-power', '4', '--eval-every', '10', '--checkpoint-every', '20', '--quiet']
+
+
+@pytest.mark.xdist_group('classifier')
+def test_two_process_accelerate_training(tmp_path):
+    "accelerate launch --cpu --num_processes 2: loss falls, checkpoint loads, same weights as one process."
+    script = tmp_path / 'train.py'
+    script.write_text('from cpsample_nb.classifier import main\nmain()\n')
+    out2 = tmp_path / 'two'
+    cmd = [tool('accelerate'), 'launch', '--cpu', '--num_processes', '2', '--num_machines', '1',
+           '--mixed_precision', 'no', '--dynamo_backend', 'no', '--main_process_port', '29517',
+           str(script), *SMALL, '--steps', '60', '--out', str(out2)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=tmp_path,
+                       env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert r.stdout.count('training a ') == 1, r.stdout  # only the main process prints
+    state = json.loads((C.latest_checkpoint(out2) / 'train' / 'state.json').read_text())
+    ce = [h['ce'][0] for h in state['history']]
+    assert state['step'] == 60 and state['history'][0]['step'] == 0
+    assert ce[-1] < ce[0] - 0.05, ce  # the loss falls
+    m2, y2 = C.load_classifier(out2)
+    assert torch.equal(y2, C.random_labels(8, 0))
+    one = C.main([*SMALL, '--steps', '60', '--out', str(tmp_path / 'one')])
+    for (k, a), b in zip(m2.state_dict().items(), one.model.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=2e-4, rtol=1e-3, msg=lambda m: f'{k}: {m}')
+
+
+def test_crash_while_saving_leaves_no_partial_checkpoint(tmp_path, monkeypatch):
+    faces = load_faces()[:8]
+    cfg = C.TrainConfig(steps=20, batch_size=8, eval_every=0, checkpoint_every=10, keep_checkpoints=5)
+    small = dict(block_out_channels=(8, 16), norm_num_groups=4)
+    real_save_file, calls = C.save_file, []
+
+    def crash_on_second_checkpoint(tensors, path, *a, **k):
+        calls.append(str(path))
+        if 'checkpoint-0000020' in str(path) and 'optimizer' in str(path): raise OSError('disk full (simulated)')
+        return real_save_file(tensors, path, *a, **k)
+    monkeypatch.setattr(C, 'save_file', crash_on_second_checkpoint)
+    with pytest.raises(OSError, match='simulated'):
+        C.train_classifier(faces, tmp_path, cfg, model=small, progress=False)
+    assert [p.name for p in C.checkpoint_dirs(tmp_path)] == ['checkpoint-0000010']
+    assert not (tmp_path / 'checkpoint-0000020').exists()
+    monkeypatch.setattr(C, 'save_file', real_save_file)
+    resumed = C.train_classifier(faces, tmp_path, cfg, model=small, progress=False)
+    straight = C.train_classifier(faces, tmp_path / 'b', cfg, model=small, progress=False)
+    assert resumed.step == 20
+    for a, b in zip(resumed.model.state_dict().values(), straight.model.state_dict().values()): assert torch.equal(a, b)
+
+
+def test_corrupted_weights_fail_clearly(tmp_path):
+    res = C.train_classifier(load_faces()[:4], tmp_path, C.TrainConfig(steps=2, batch_size=4, eval_every=0),
+                             model=dict(block_out_channels=(8, 16), norm_num_groups=4), progress=False)
+    w = res.checkpoint / 'diffusion_pytorch_model.safetensors'
+    w.write_bytes(w.read_bytes()[:200])
+    with pytest.raises(ValueError, match='do not match its config.json'):
+        C.load_classifier(tmp_path)
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(ValueError, match='empty'):
+        C.train_classifier(torch.zeros(0, 1, 16, 16), None, progress=False)
+    x = load_faces()[:4].clone(); x[2, 0, 3, 3] = float('inf')
+    with pytest.raises(ValueError, match=r'NaN or infinite values \(images \[2\]\)'):
+        C.train_classifier(x, None, progress=False)
+    with pytest.raises(ValueError, match='4 images but labels of shape'):
+        C.train_classifier(load_faces()[:4], None, labels=[0, 1, 1], progress=False)
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(ValueError, match='holds no PNG or JPEG'):
+        C.main(['--data', str(tmp_path / 'empty'), '--out', str(tmp_path / 'o')])
+    with pytest.raises(ValueError, match='batch_size must be a positive integer'):
+        C.main(['--data', 'faces', '--out', str(tmp_path / 'o'), '--batch-size', '0'])
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as e: C.main(['--help'])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and '--data' in out and 'faces' in out and '--target-ce' in out and '--t-power' in out
