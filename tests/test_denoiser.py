@@ -1,0 +1,76 @@
+"`cpsample_nb.denoiser`: the train-denoiser run end to end (tiny), export/load, the shipped model, bad input."
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy.stats import binomtest
+
+from cpsample_nb.denoiser import (SHIPPED, add_train_denoiser_args, load_denoiser, load_shipped_denoiser,
+                                  run_train_denoiser, train_denoiser_command, training_images)
+from cpsample_nb.theory import ddim_sample, replication_rate
+
+
+def _args(*argv):
+    return add_train_denoiser_args(argparse.ArgumentParser()).parse_args(list(argv))
+
+
+def _folder(d, n=6):
+    d.mkdir()
+    g = np.random.default_rng(0)
+    for i in range(n): Image.fromarray(g.integers(0, 255, (10, 12), dtype=np.uint8)).save(d / f'im{i}.png')
+    return d
+
+
+TINY = ('--size', '8', '--steps', '4', '--batch-size', '4', '--log-every', '2', '--n-eval', '3',
+        '--n-final', '5', '--eval-steps', '2', '--final-steps', '2', '--block-out-channels', '4,8')
+
+
+def test_run_on_a_folder_exports_a_loadable_model(tmp_path):
+    data = _folder(tmp_path / 'imgs')
+    args = _args('--data', str(data), '--out', str(tmp_path / 'run'), '--n', '4', *TINY)
+    r = run_train_denoiser(args)
+    assert r['steps'] == 4 and r['final']['n_samples'] == 5
+    out = tmp_path / 'run'
+    assert (out / 'replication.png').exists() and (out / 'checkpoint' / 'state.json').exists()
+    m = json.loads((out / 'model' / 'manifest.json').read_text())
+    assert m['steps'] == 4 and len(m['data']['indices']) == 4 and m['data']['total'] == 6
+    assert m['command'].startswith('cpsample train-denoiser --data ') and '--steps 4' in m['command']
+    assert [e['step'] for e in m['log']] == [2, 4] and m['loss'] is not None
+    den = load_denoiser(out / 'model')
+    assert den.subset is not None and torch.equal(den.subset.indices, torch.tensor(m['data']['indices']))
+    assert ddim_sample(den.unet, den.scheduler, 2, 2).shape == (2, 1, 8, 8)
+    # a second run with more steps resumes from the checkpoint instead of starting again
+    r2 = run_train_denoiser(_args('--data', str(data), '--out', str(out), '--n', '4', *TINY[:2], '--steps', '6', *TINY[4:]))
+    assert r2['steps'] == 6 and [e['step'] for e in json.loads((out / 'model' / 'manifest.json').read_text())['log']] == [2, 4, 6]
+
+
+def test_command_round_trips(tmp_path):
+    args = _args('--data', 'digits', '--out', str(tmp_path), '--no-resume', *TINY)
+    cmd = train_denoiser_command(args)
+    assert '--no-resume' in cmd and '--channels' not in cmd
+    again = _args(*cmd.split()[2:])
+    assert vars(again) == vars(args)
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="'faces', 'digits' or an existing image folder"): training_images('nope')
+    with pytest.raises(FileNotFoundError, match='manifest.json'): load_denoiser(tmp_path)
+    with pytest.raises(ValueError, match="available: faces"): load_shipped_denoiser('cats')
+    with pytest.raises(SystemExit): _args('--data', 'faces')  # --out is required
+
+
+def test_the_shipped_faces_denoiser_copies():
+    den = load_shipped_denoiser('faces')
+    m = den.manifest
+    assert m['data']['name'] == 'faces' and m['data']['size'] == 16 and len(m['data']['indices']) == 100
+    assert m['command'].startswith('cpsample train-denoiser --data faces')
+    assert sum(p.numel() for p in den.unet.parameters()) == m['n_parameters']
+    # the weights reproduce the replication rate the manifest recorded (inside a 99% binomial interval)
+    s = ddim_sample(den.unet, den.scheduler, 24, m['final_evaluation']['ddim_steps'], generator=torch.Generator().manual_seed(1))
+    k = round(replication_rate(s, den.subset.images) * 24)
+    ci = binomtest(k, 24).proportion_ci(0.99)
+    assert ci.low <= m['final_evaluation']['rep95'] <= ci.high, (k, m['final_evaluation'])
+    assert set(SHIPPED) == {'faces'}
