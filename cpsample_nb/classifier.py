@@ -504,6 +504,8 @@ def add_train_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentPa
     p.add_argument('--out', required=True, help='output folder: checkpoints, memorisation.png, report.json (resumes if it holds a checkpoint)')
     p.add_argument('--size', type=int, default=None, help='image resolution (default: 16; 8 for digits)')
     p.add_argument('--limit', type=int, default=None, help='use only the first LIMIT images')
+    p.add_argument('--n', type=int, default=None, help='train on a protected subset of N images (the one `train-denoiser --n N` draws)')
+    p.add_argument('--subset-seed', type=int, default=0, help='seed of the --n subset draw (default: 0)')
     p.add_argument('--channels', type=_csv_ints, default=(16, 32, 64), help='block widths, comma separated (default: 16,32,64)')
     p.add_argument('--layers-per-block', type=int, default=1, help='residual blocks per down block (default: 1)')
     p.add_argument('--groups', type=int, default=8, help='GroupNorm groups (default: 8)')
@@ -538,7 +540,12 @@ def run_train_classifier(args) -> TrainResult:
     "Run `cpsample train-classifier` with parsed `args`."
     from accelerate import PartialState
     images = load_training_data(args.data, args.size, args.limit)
-    out = Path(args.out)
+    out, sub = Path(args.out), None
+    if args.n is not None:  # the same draw as `train-denoiser --n N --subset-seed S`, so labels line up with its subset order
+        from cpsample_nb.data import protected_subset
+        sub = protected_subset(images, args.n, args.subset_seed)
+        images = sub.images
+        sub.save(out / 'protected_subset.json')
     if args.no_resume and latest_checkpoint(out) is not None:
         raise ValueError(f"{out} already holds a checkpoint; drop --no-resume to continue it or choose another --out")
     cfg = TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig())})
@@ -556,7 +563,9 @@ def run_train_classifier(args) -> TrainResult:
     if main:
         last = MemorisationReport(**res.history[-1])
         print(last)
-        write_json(out / 'report.json', {'parameters': count_parameters(res.model), 'images': len(images), 'step': res.step,
+        write_json(out / 'report.json', {'parameters': count_parameters(res.model), 'data': args.data, 'size': images.shape[-1],
+                                          'images': len(images), 'step': res.step,
+                                          'subset': None if sub is None else {'indices': sub.indices.tolist(), 'seed': sub.seed, 'total': sub.total},
                                           'seconds': res.seconds, 'final': res.history[-1], 'checkpoint': str(res.checkpoint)})
         plot_memorisation(res.history, out / 'memorisation.png')
         print(f"wrote {res.checkpoint}, {out / 'report.json'} and {out / 'memorisation.png'}")

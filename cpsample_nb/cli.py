@@ -18,11 +18,24 @@ def _add_demo(p):
     p.add_argument('--size', type=int, default=None, help='image resolution (default: 16)')
     p.add_argument('--seed', type=int, default=0, help='seed for every random choice')
     p.add_argument('--device', default='cpu', help="torch device, e.g. 'cpu' or 'cuda'")
+    p.add_argument('--n-samples', type=int, default=None, help='samples per sampler (default: 1000; 64 with --quick)')
+    p.add_argument('--steps', type=int, default=None, help='DDIM steps (default: 50; 20 with --quick)')
+    p.add_argument('--alpha', type=float, default=None, help='CPSample tolerance alpha in (0, 0.5] (default: the demo setting)')
+    p.add_argument('--scale', type=float, default=None, help='CPSample guidance scale s >= 0 (default: the demo setting)')
+    p.add_argument('--sweep', action='store_true', help='also run the (alpha, s) sweep (Table 7) and write sweep.json/sweep.png')
+    p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    p.add_argument('--denoiser', default=None, help='use this train-denoiser model folder (OUT/model) instead of the shipped denoiser')
+    p.add_argument('--classifier', default=None, help='use this train-classifier folder instead of the shipped classifier')
+    p.add_argument('--retrain', action='store_true', help="retrain both shipped models from their manifests' commands first (minutes)")
 
 def _run_demo(a):
     from cpsample_nb.data import DEFAULT_SIZE
     from cpsample_nb.experiments import run_demo
-    run_demo(a.out, quick=a.quick, size=DEFAULT_SIZE if a.size is None else a.size, seed=a.seed, device=a.device)
+    if a.threads:
+        import torch; torch.set_num_threads(a.threads)
+    run_demo(a.out, quick=a.quick, size=DEFAULT_SIZE if a.size is None else a.size, seed=a.seed, device=a.device,
+             denoiser=a.denoiser, classifier=a.classifier, retrain=a.retrain,
+             n_samples=a.n_samples, steps=a.steps, alpha=a.alpha, scale=a.scale, sweep=a.sweep or None)
     print(f"wrote {a.out}/results.json, {a.out}/report.md and PNG figures")
 
 def _lazy(module: str, name: str):

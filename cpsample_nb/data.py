@@ -196,10 +196,15 @@ def pixel_features(x: torch.Tensor) -> torch.Tensor:
     f = f - f.mean(1, keepdim=True)
     return F.normalize(f, dim=1)
 
-def nn_cosine(queries: torch.Tensor, reference: torch.Tensor, exclude_self: bool = False) -> torch.Tensor:
-    "Cosine similarity (pixel features) of each query to its nearest reference image; `exclude_self` skips the diagonal."
+def nn_cosine(queries: torch.Tensor,  # (N, C, H, W) images
+              reference: torch.Tensor,  # (M, C, H, W) images
+              exclude_self: bool = False,  # queries and reference are the same set: skip each image itself
+              return_index: bool = False,  # also return the index of each query's nearest reference image
+             ):
+    "Cosine similarity (pixel features) of each query to its nearest reference image (and, optionally, that image's index)."
     sims = pixel_features(queries) @ pixel_features(reference).T
     if exclude_self:
         if len(queries) != len(reference): raise ValueError("exclude_self needs queries and reference to be the same set")
         sims.fill_diagonal_(-2.0)
-    return sims.max(1).values
+    best = sims.max(1)
+    return (best.values, best.indices) if return_index else best.values

@@ -25,8 +25,8 @@ from .theory import ddim_sample, replication_rate
 # %% auto #0
 __all__ = ['SHIPPED', 'make_unet', 'training_images', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint', 'TrainConfig',
            'train_denoiser', 'export_denoiser', 'Denoiser', 'load_denoiser', 'load_shipped_denoiser',
-           'add_train_denoiser_args', 'plot_replication', 'evaluate_replication', 'nn_cosine_idx',
-           'train_denoiser_command', 'run_train_denoiser']
+           'add_train_denoiser_args', 'plot_replication', 'evaluate_replication', 'train_denoiser_command',
+           'run_train_denoiser']
 
 # %% ../nbs/04_denoiser.ipynb #6ab50a0c
 def make_unet(sample_size: int = 16,  # image height and width
@@ -250,15 +250,10 @@ def plot_replication(log: list, path) -> Path:
 def evaluate_replication(unet, scheduler, images, n: int = 1000, steps: int = 50, seed: int = 0) -> dict:
     "Share of `n` DDIM samples whose nearest image in `images` has pixel cosine above 0.95 and 0.97."
     s = ddim_sample(unet, scheduler, n, steps, generator=torch.Generator().manual_seed(seed))
-    cos = nn_cosine(s, images)
+    cos, idx = nn_cosine(s, images, return_index=True)
     return {'n_samples': n, 'ddim_steps': steps, 'seed': seed, 'feature_space': 'pixels, centred and L2-normalised',
             'rep95': (cos > 0.95).float().mean().item(), 'rep97': (cos > 0.97).float().mean().item(),
-            'nn_cos_mean': cos.mean().item(), 'distinct_train_images_copied': len(set(nn_cosine_idx(s, images)[cos > 0.95].tolist()))}
-
-def nn_cosine_idx(queries, reference):
-    "Index of each query's nearest reference image in pixel-feature cosine."
-    from cpsample_nb.data import pixel_features
-    return (pixel_features(queries) @ pixel_features(reference).T).argmax(1)
+            'nn_cos_mean': cos.mean().item(), 'distinct_train_images_copied': len(set(idx[cos > 0.95].tolist()))}
 
 # %% ../nbs/04_denoiser.ipynb #f150eea3
 def train_denoiser_command(args) -> str:
@@ -266,7 +261,7 @@ def train_denoiser_command(args) -> str:
     import shlex
     parts = ['cpsample', 'train-denoiser']
     for k, v in vars(args).items():
-        if k in ('func', 'command') or v is None or v is False: continue
+        if k.startswith('_') or k in ('func', 'command') or v is None or v is False: continue  # parser internals (the CLI's _run)
         flag = '--' + k.replace('_', '-')
         parts += [flag] if v is True else [flag, shlex.quote(str(v))]
     return ' '.join(parts)

@@ -16,13 +16,15 @@ from tqdm.auto import tqdm
 import cpsample_nb
 from .data import DEFAULT_SIZE, load_faces, load_nonfaces, nn_cosine, protected_subset, save_grid, write_json
 from .classifier import count_parameters, load_classifier
-from .denoiser import load_shipped_denoiser
-from .evaluation import evaluate_samples, mia_table
-from .sampler import cp_guidance, cpsample, guided_eps, plain_ddim
+from .denoiser import load_denoiser, load_shipped_denoiser
+from .evaluation import FrechetDistance, evaluate_samples, mia_table, permutation_test, sweep
+from .sampler import check_cpsample_args, cp_guidance, cpsample, guided_eps, plain_ddim
+from diffusers import DDIMScheduler
 
 # %% auto #0
-__all__ = ['ASSETS', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'markdown_table', 'stage_data', 'load_shipped_classifier', 'cpsample_eps',
-           'stage_sample', 'stage_evaluate', 'write_report', 'run_demo']
+__all__ = ['ASSETS', 'SWEEP_GRID', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP', 'markdown_table', 'stage_data',
+           'load_shipped_classifier', 'classifier_manifest', 'check_same_subset', 'retrain_shipped', 'choose_models',
+           'cpsample_eps', 'stage_sample', 'stage_evaluate', 'stage_sweep', 'write_report', 'run_demo']
 
 # %% ../nbs/08_experiments.ipynb #1e64f34d
 def markdown_table(rows: dict, header=('quantity', 'value')) -> str:
@@ -32,24 +34,25 @@ def markdown_table(rows: dict, header=('quantity', 'value')) -> str:
     return '\n'.join(lines + [f"| {k} | {fmt(v)} |" for k, v in rows.items()])
 
 # %% ../nbs/08_experiments.ipynb #2dce110d
-def stage_data(out: Path, results: dict, size: int = DEFAULT_SIZE, n_protected: int = 100, seed: int = 0) -> dict:
-    "Load the faces, pick the protected subset, write grids and record dataset facts in `results`."
+def stage_data(out: Path, results: dict, size: int = DEFAULT_SIZE, n_protected: int = 50, seed: int = 0) -> dict:
+    "Load the faces, draw the protected subset, write grids, record dataset facts in `results`; returns the image sets."
     faces, nonfaces = load_faces(size), load_nonfaces(size)
     sub = protected_subset(faces, n_protected, seed)
+    held = torch.ones(len(faces), dtype=torch.bool); held[sub.indices] = False
     sub.save(out / 'protected_subset.json')
     save_grid(sub.images, out / 'protected_set.png')
-    save_grid(nonfaces[:50], out / 'heldout_nonfaces.png')
+    if held.any(): save_grid(faces[held], out / 'heldout_faces.png')
     loo = nn_cosine(sub.images, sub.images, exclude_self=True) if len(sub) > 1 else torch.tensor([float('nan')])
     results['dataset'] = {
         'name': 'lfw_faces', 'source': 'skimage.data.lfw_subset() rows 0-99',
-        'n_total': len(faces), 'n_protected': len(sub), 'n_heldout': len(nonfaces),
+        'n_total': len(faces), 'n_protected': len(sub), 'n_heldout_faces': int(held.sum()), 'n_nonfaces': len(nonfaces),
         'image_shape': list(sub.images.shape[1:]), 'resize': 'bilinear, antialias=True, from 25x25',
         'pixel_min': float(sub.images.min()), 'pixel_max': float(sub.images.max()),
         'subset_seed': seed,
         'nn_cosine_loo_mean': float(loo.mean()), 'nn_cosine_loo_max': float(loo.max()),
         'feature_space': 'pixels, centred and L2-normalised',
     }
-    return results
+    return {'faces': faces, 'protected': sub, 'heldout_faces': faces[held], 'nonfaces': nonfaces}
 
 # %% ../nbs/08_experiments.ipynb #c1eed05a
 ASSETS = Path(cpsample_nb.__file__).parent / 'assets'  # models that ship with the package
@@ -60,6 +63,53 @@ def load_shipped_classifier(name: str = 'faces', device='cpu'):
     if not folder.exists(): raise ValueError(f"no shipped classifier named {name!r}; available: faces")
     model, labels = load_classifier(folder, device)
     return model, labels, json.loads((folder / 'manifest.json').read_text())
+
+def classifier_manifest(folder) -> dict:
+    "A classifier folder's facts: its `manifest.json` (shipped models) or, for a `train-classifier` run, its `report.json`."
+    folder = Path(folder)
+    if (folder / 'manifest.json').exists(): return json.loads((folder / 'manifest.json').read_text())
+    if not (folder / 'report.json').exists(): raise FileNotFoundError(f"{folder} holds neither manifest.json nor report.json: not a classifier folder")
+    r = json.loads((folder / 'report.json').read_text())
+    idx = r['subset']['indices'] if r.get('subset') else list(range(r['images']))
+    return {'data': {'name': r.get('data'), 'size': r.get('size'), 'n': r['images'], 'indices': idx}, 'steps': r['step']}
+
+def check_same_subset(denoiser_manifest: dict, classifier_manifest: dict) -> list:
+    "The protected indices both models were trained on; a ValueError when they differ."
+    d, c = denoiser_manifest['data'], classifier_manifest['data']
+    if d.get('name') != c.get('name') or d.get('indices') != c.get('indices'):
+        raise ValueError(f"the classifier was trained on {c.get('name')!r} images {str(c.get('indices'))[:60]}..., the denoiser on "
+                         f"{d.get('name')!r} images {str(d.get('indices'))[:60]}...: train both on the same subset (--n, --subset-seed)")
+    return d['indices']
+
+# %% ../nbs/08_experiments.ipynb #40e4ea2d
+def retrain_shipped(out: Path,  # the runs go to out/denoiser and out/classifier
+                    device: str = 'cpu',
+                    overrides: dict | None = None,  # argument values to change in both commands (e.g. steps, for a smoke test)
+                   ) -> tuple[Path, Path]:
+    "Rerun the commands recorded in the shipped models' manifests; returns (denoiser folder, classifier folder)."
+    import shlex
+    from cpsample_nb.cli import build_parser
+    runs = {}
+    for kind, folder in (('denoiser', ASSETS / 'denoiser_faces16'), ('classifier', ASSETS / 'classifier_faces16')):
+        args = build_parser().parse_args(shlex.split(json.loads((folder / 'manifest.json').read_text())['command'])[1:])
+        args.out, args.device = str(Path(out) / kind), device
+        for k, v in (overrides or {}).items():
+            if hasattr(args, k): setattr(args, k, v)
+        args._run(args)
+        runs[kind] = Path(out) / kind
+    return runs['denoiser'] / 'model', runs['classifier']
+
+def choose_models(denoiser=None,  # a folder written by `export_denoiser` (train-denoiser's OUT/model); None: the shipped one
+                  classifier=None,  # a train-classifier output folder or checkpoint; None: the shipped one
+                  device: str = 'cpu'):
+    "Load the denoiser and classifier the demo runs on and check they protect the same faces: (Denoiser, classifier, manifest)."
+    den = load_denoiser(denoiser, device) if denoiser is not None else load_shipped_denoiser('faces', device)
+    if den.manifest['data']['name'] != 'faces': raise ValueError(f"the demo runs on the LFW faces; this denoiser was trained on {den.manifest['data']['name']!r}")
+    folder = Path(classifier) if classifier is not None else ASSETS / 'classifier_faces16'
+    clf, _ = load_classifier(folder, device)
+    man = classifier_manifest(folder if (folder / 'manifest.json').exists() or (folder / 'report.json').exists() else folder.parent)
+    check_same_subset(den.manifest, man)
+    return den, clf, man
 
 # %% ../nbs/08_experiments.ipynb #d68cbc81
 def cpsample_eps(unet, scheduler, classifier, alpha: float, scale: float, tau: float = 1e-3):
@@ -93,13 +143,19 @@ def stage_sample(out: Path, results: dict, unet, scheduler, classifier, *, n: in
     return x_ddim, x_cp
 
 # %% ../nbs/08_experiments.ipynb #0d6757b0
-def stage_evaluate(out: Path, results: dict, train, heldout, x_ddim, x_cp, unet, scheduler, classifier, *,
-                   alpha: float, scale: float, tau: float = 1e-3, thresholds=(0.95, 0.97), mia_t: int = 100, seed: int = 0):
-    "Replication shares, chi-square, quality and MIA for plain DDIM vs CPSample; flat numbers go to the top of `results`."
-    ev = evaluate_samples({'ddim': x_ddim, 'cpsample': x_cp}, train, heldout, thresholds, out=out)
+def stage_evaluate(out: Path, results: dict, sets: dict, x_ddim, x_cp, unet, scheduler, classifier, *,
+                   alpha: float, scale: float, tau: float = 1e-3, thresholds=(0.95, 0.97), mia_t: int = 100,
+                   mia_alphas=(0.001, 0.1, 0.5), n_resamples: int = 1000, seed: int = 0):
+    "Replication, chi-square, quality, MIA and the permutation test for plain DDIM vs CPSample; flat numbers go to the top of `results`."
+    train, faces = sets['protected'].images.to(x_ddim.device), sets['faces'].to(x_ddim.device)
+    heldout = sets['heldout_faces'] if len(sets['heldout_faces']) > 1 else sets['nonfaces']
+    heldout = heldout.to(x_ddim.device)
+    quality = FrechetDistance.pixel_pca(faces, min(32, len(faces) - 1))
+    ev = evaluate_samples({'ddim': x_ddim, 'cpsample': x_cp}, train, heldout, thresholds, quality=quality, out=out)
     per_t = {f't{t}': ev.summary(t) for t in thresholds}
-    mia = mia_table({'ddim': unet, 'cpsample': cpsample_eps(unet, scheduler, classifier, alpha, scale, tau)},
-                    scheduler, train, heldout, t=mia_t, seed=seed)
+    eps = {'ddim': unet, 'cpsample': cpsample_eps(unet, scheduler, classifier, alpha, scale, tau)}
+    eps |= {f'cpsample a={a:g}': cpsample_eps(unet, scheduler, classifier, a, scale, tau) for a in mia_alphas if a != alpha}
+    mia = mia_table(eps, scheduler, train, heldout, t=mia_t, seed=seed)
     m = {it.name: it for it in mia.items}
     main = per_t[f't{thresholds[0]}']
     results.update({'threshold': thresholds[0], 'n_samples': main['n_samples_ddim'],
@@ -109,8 +165,38 @@ def stage_evaluate(out: Path, results: dict, train, heldout, x_ddim, x_cp, unet,
                     'mia_z_ddim': m['ddim'].z, 'mia_z_cpsample': m['cpsample'].z,
                     'mia_p_ddim': m['ddim'].p_value, 'mia_p_cpsample': m['cpsample'].p_value})
     results['evaluation'] = {f'{k} @ {t}': v for t, d in zip(thresholds, per_t.values()) for k, v in d.items()
-                             if k.startswith(('replication', 'chi2'))} | {'feature_space': main['feature_space'], 'mia_t': mia_t}
-    return ev, mia
+                             if k.startswith(('replication', 'chi2'))} | {'feature_space': main['feature_space'],
+                             'quality_reference': f'all {len(faces)} faces', 'heldout': f'{len(heldout)} held-out images'}
+    results['mia'] = {'t': mia_t, 'members': len(train), 'nonmembers': len(heldout)}
+    results['mia'] |= {f'{k} {it.name}': getattr(it, k) for it in mia.items for k in ('z', 'p_value')}
+    perm = {}
+    if len(faces) > len(train) and len(x_ddim) >= len(train):
+        perm = {n: permutation_test(x, train, faces, n_resamples=n_resamples, seed=seed) for n, x in (('ddim', x_ddim), ('cpsample', x_cp))}
+        results.update({'permutation_p_ddim': perm['ddim'].p_value, 'permutation_p_cpsample': perm['cpsample'].p_value})
+        results['permutation'] = {'k': len(train), 'n_resamples': n_resamples, 'T': len(faces)}
+        results['permutation'] |= {f'{k} {n}': getattr(r, k) for n, r in perm.items() for k in ('a0', 'fraction', 'p_value')}
+    return ev, mia, perm
+
+# %% ../nbs/08_experiments.ipynb #cf14b58c
+SWEEP_GRID = {'alphas': (0.001, 0.01, 0.1, 0.5), 'scales': (1.0, 10.0, 100.0, 1000.0), 'n': 200}  # the paper's range of alpha and s
+
+def stage_sweep(out: Path, results: dict, sets: dict, unet, scheduler, classifier, *, steps: int, tau: float = 1e-3,
+                alphas=SWEEP_GRID['alphas'], scales=SWEEP_GRID['scales'], n: int = SWEEP_GRID['n'],
+                thresholds=(0.95, 0.97), seed: int = 0):
+    "Replication share and quality of CPSample over an (alpha, scale) grid, each cell from the same `n` noises; table, JSON and heat map."
+    import matplotlib; matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+    train, faces = sets['protected'].images, sets['faces']
+    dev = unet.device if hasattr(unet, 'device') else 'cpu'
+    def sample(a, s):
+        g = torch.Generator(dev).manual_seed(seed)
+        return cpsample(unet, scheduler, classifier, batch_size=n, num_inference_steps=steps, alpha=a, scale=s, tau=tau, generator=g).cpu()
+    res = sweep(sample, list(alphas), list(scales), train, thresholds, quality=FrechetDistance.pixel_pca(faces, min(32, len(faces) - 1)))
+    res.to_json(out / 'sweep.json')
+    fig = res.heatmap(); fig.savefig(out / 'sweep.png', dpi=120, bbox_inches='tight'); plt.close(fig)
+    results['sweep'] = {'n_per_cell': n, 'steps': steps} | {
+        f"{k} a={r['alpha']:g} s={r['scale']:g}": v for r in res.rows() for k, v in r.items() if k not in ('alpha', 'scale')}
+    return res
 
 # %% ../nbs/08_experiments.ipynb #822331aa
 def write_report(out: Path, results: dict) -> Path:
@@ -131,21 +217,28 @@ def write_report(out: Path, results: dict) -> Path:
     return path
 
 # %% ../nbs/08_experiments.ipynb #e0b9aa5b
-DEMO_SETTINGS = {'n_samples': 1000, 'steps': 50, 'alpha': 0.5, 'scale': 100.0, 'tau': 1e-3, 'mia_t': 100}
+DEMO_SETTINGS = {'n_samples': 1000, 'steps': 50, 'alpha': 0.5, 'scale': 100.0, 'tau': 1e-3, 'mia_t': 100, 'sweep': False}
 QUICK_SETTINGS = DEMO_SETTINGS | {'n_samples': 64, 'steps': 20}
+QUICK_SWEEP = {'alphas': (0.1, 0.5), 'scales': (10.0, 100.0), 'n': 16}
 
 def run_demo(out='outputs/demo',  # output folder (created)
              quick: bool = False,  # small, fast settings for CI
              size: int = DEFAULT_SIZE,  # image resolution
              seed: int = 0,  # seed for every random choice
              device: str = 'cpu',  # torch device for model work
+             denoiser=None,  # a train-denoiser model folder to use instead of the shipped one
+             classifier=None,  # a train-classifier folder to use instead of the shipped one
+             retrain: bool = False,  # retrain both shipped models from their manifests' commands (into out/models)
              **overrides,  # any of DEMO_SETTINGS' keys
             ) -> dict:
     "Run the CPSample demo on the LFW faces and write results.json, report.md and PNG figures to `out`."
     if not isinstance(size, int) or size < 1: raise ValueError(f"size must be a positive integer, got {size!r}")
-    cfg = (QUICK_SETTINGS if quick else DEMO_SETTINGS) | overrides
+    cfg = (QUICK_SETTINGS if quick else DEMO_SETTINGS) | {k: v for k, v in overrides.items() if v is not None}
     if set(cfg) - set(DEMO_SETTINGS): raise ValueError(f"unknown demo settings {sorted(set(cfg) - set(DEMO_SETTINGS))}; allowed: {sorted(DEMO_SETTINGS)}")
     if size != DEFAULT_SIZE: raise ValueError(f"the shipped models are {DEFAULT_SIZE}x{DEFAULT_SIZE}; size={size} would need retrained models (cpsample train-denoiser / train-classifier)")
+    if not isinstance(cfg['n_samples'], int) or cfg['n_samples'] < 2: raise ValueError(f"n_samples must be an integer of at least 2, got {cfg['n_samples']!r}")
+    check_cpsample_args(DDIMScheduler(num_train_timesteps=1000), batch_size=cfg['n_samples'], num_inference_steps=cfg['steps'],
+                        alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'], eta=0.0)  # bad settings fail before anything is written
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     results = {'meta': {'version': cpsample_nb.__version__, 'started': time.strftime('%Y-%m-%d %H:%M:%S'),
@@ -154,21 +247,28 @@ def run_demo(out='outputs/demo',  # output folder (created)
     results['settings'] = dict(cfg)
     st = {}
     def models():
-        st['den'] = load_shipped_denoiser('faces', device)
-        st['clf'], _, man = load_shipped_classifier('faces', device)
-        results['models'] = {'denoiser_parameters': count_parameters(st['den'].unet), 'classifier_parameters': count_parameters(st['clf']),
-                             'denoiser_manifest': 'cpsample_nb/assets/denoiser_faces16/manifest.json',
-                             'classifier_manifest': 'cpsample_nb/assets/classifier_faces16/manifest.json'}
+        dfold, cfold = retrain_shipped(out / 'models', device) if retrain else (denoiser, classifier)
+        st['den'], st['clf'], man = choose_models(dfold, cfold, device)
+        results['models'] = {'denoiser': str(dfold or 'shipped: cpsample_nb/assets/denoiser_faces16'),
+                             'classifier': str(cfold or 'shipped: cpsample_nb/assets/classifier_faces16'),
+                             'denoiser_parameters': count_parameters(st['den'].unet), 'classifier_parameters': count_parameters(st['clf']),
+                             'denoiser_steps': st['den'].manifest['steps'], 'classifier_steps': man['steps']}
+    def data():
+        d = st['den'].manifest['data']
+        st['sets'] = stage_data(out, results, size=size, n_protected=d['n'], seed=d['subset_seed'])
     def sample():
         d = st['den']
         st['x'] = stage_sample(out, results, d.unet, d.scheduler, st['clf'], n=cfg['n_samples'], steps=cfg['steps'],
                                alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'], seed=seed)
     def evaluate():
         d = st['den']
-        stage_evaluate(out, results, d.subset.images, load_nonfaces(size).to(device), *st['x'], d.unet, d.scheduler, st['clf'],
+        stage_evaluate(out, results, st['sets'], *st['x'], d.unet, d.scheduler, st['clf'],
                        alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'], mia_t=cfg['mia_t'], seed=seed)
-    stages = [('data', lambda: stage_data(out, results, size=size, n_protected=100, seed=seed)),
-              ('models', models), ('sample', sample), ('evaluate', evaluate)]
+    def grid():
+        d = st['den']
+        stage_sweep(out, results, st['sets'], d.unet, d.scheduler, st['clf'], steps=cfg['steps'], tau=cfg['tau'], seed=seed,
+                    **(QUICK_SWEEP if quick else SWEEP_GRID))
+    stages = [('models', models), ('data', data), ('sample', sample), ('evaluate', evaluate)] + ([('sweep', grid)] if cfg['sweep'] else [])
     with tqdm(stages, desc='demo', unit='stage') as bar:
         for name, fn in bar:
             bar.set_postfix_str(name)

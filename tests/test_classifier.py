@@ -94,3 +94,18 @@ def test_help_lists_the_options(capsys):
     with pytest.raises(SystemExit) as e: C.main(['--help'])
     out = capsys.readouterr().out
     assert e.value.code == 0 and '--data' in out and 'faces' in out and '--target-ce' in out and '--t-power' in out
+
+
+def test_subset_option_trains_on_the_denoisers_draw(tmp_path):
+    "--n/--subset-seed train on protected_subset(faces, n, seed), in its order, as `train-denoiser --n` draws it."
+    from cpsample_nb.data import protected_subset
+    args = ['--data', 'faces', '--n', '6', '--subset-seed', '3', '--batch-size', '6', '--channels', '8,16', '--groups', '4',
+            '--steps', '2', '--eval-every', '2', '--quiet', '--out', str(tmp_path / 'run')]
+    res = C.main(args)
+    want = protected_subset(load_faces(), 6, 3).indices.tolist()
+    assert json.loads((tmp_path / 'run' / 'protected_subset.json').read_text())['indices'] == want
+    report = json.loads((tmp_path / 'run' / 'report.json').read_text())
+    assert report['subset']['indices'] == want and report['images'] == 6 and len(res.labels) == 6
+    with pytest.raises(ValueError, match='subset size n=101'):
+        C.main([*args[:2], '--n', '101', *args[6:-1], str(tmp_path / 'bad')])
+    assert not (tmp_path / 'bad').exists()  # nothing half-written
