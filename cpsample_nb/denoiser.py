@@ -204,7 +204,7 @@ def load_denoiser(folder, device='cpu') -> Denoiser:
 SHIPPED = {'faces': 'denoiser_faces16'}
 
 def load_shipped_denoiser(name: str = 'faces', device='cpu') -> Denoiser:
-    "The denoiser that ships with the package (`'faces'`: 1.06M-parameter UNet trained on the 100 LFW faces, 16x16)."
+    "The denoiser that ships with the package (`'faces'`: 1.06M-parameter UNet trained on 50 of the LFW faces, 16x16)."
     if name not in SHIPPED: raise ValueError(f"no shipped denoiser named {name!r}; available: {', '.join(SHIPPED)}")
     from importlib.resources import files
     return load_denoiser(Path(str(files('cpsample_nb') / 'assets' / SHIPPED[name])), device)
