@@ -277,6 +277,7 @@ def run_train_denoiser(args) -> dict:
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                       log_every=args.log_every, n_eval=args.n_eval, eval_steps=args.eval_steps)
     boc = tuple(int(c) for c in str(args.block_out_channels).split(','))
+    torch.manual_seed(cfg.seed)  # the initial weights are part of the recipe: without this they come from an unseeded RNG
     res = train_denoiser(images, out, cfg, unet=make_unet(images.shape[-1], images.shape[1], boc),
                          resume=not args.no_resume)
     plot_replication(res['log'], out / 'replication.png')

@@ -85,3 +85,15 @@ def test_the_shipped_faces_denoiser_copies():
     ci = binomtest(k, 24).proportion_ci(0.99)
     assert ci.low <= m['final_evaluation']['rep95'] <= ci.high, (k, m['final_evaluation'])
     assert set(SHIPPED) == {'faces'}
+
+
+def test_the_same_command_trains_the_same_weights(tmp_path):
+    "The seed fixes the initial weights too: two runs of one command agree exactly, whatever the global RNG held before."
+    from safetensors.torch import load_file
+    weights = []
+    for i in range(2):
+        torch.manual_seed(1000 + i)  # a caller that used the global RNG differently
+        run_train_denoiser(_args('--data', 'faces', '--out', str(tmp_path / f'r{i}'), '--n', '6', *TINY[:2], '--steps', '2',
+                                 *TINY[4:10], '--n-final', '0', *TINY[12:]))
+        weights.append(load_file(tmp_path / f'r{i}' / 'checkpoint' / 'unet' / 'diffusion_pytorch_model.safetensors'))
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
