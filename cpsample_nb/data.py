@@ -182,11 +182,16 @@ def show_grid(x: torch.Tensor, nrow: int = 10, title: str | None = None, ax=None
     if title: ax.set_title(title)
     return ax
 
-def save_grid(x: torch.Tensor, path, nrow: int = 10) -> Path:
+def save_grid(x: torch.Tensor, path, nrow: int = 10,
+              zoom: int = 1,  # enlarge every pixel to zoom x zoom (nearest neighbour), for small images
+             ) -> Path:
     "Write `x` as a PNG grid to `path` (parent folders are created); returns the path."
+    if isinstance(zoom, bool) or not isinstance(zoom, int) or zoom < 1: raise ValueError(f"zoom must be a positive integer, got {zoom!r}")
     path = Path(path)
+    im = to_image(x, nrow)
+    if zoom > 1: im = im.resize((im.width * zoom, im.height * zoom), Image.NEAREST)
     path.parent.mkdir(parents=True, exist_ok=True)
-    to_image(x, nrow).save(path)
+    im.save(path)
     return path
 
 # %% ../nbs/00_data.ipynb #9b9e4e46

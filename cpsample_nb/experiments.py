@@ -40,8 +40,8 @@ def stage_data(out: Path, results: dict, size: int = DEFAULT_SIZE, n_protected: 
     sub = protected_subset(faces, n_protected, seed)
     held = torch.ones(len(faces), dtype=torch.bool); held[sub.indices] = False
     sub.save(out / 'protected_subset.json')
-    save_grid(sub.images, out / 'protected_set.png')
-    if held.any(): save_grid(faces[held], out / 'heldout_faces.png')
+    save_grid(sub.images, out / 'protected_set.png', zoom=4)
+    if held.any(): save_grid(faces[held], out / 'heldout_faces.png', zoom=4)
     loo = nn_cosine(sub.images, sub.images, exclude_self=True) if len(sub) > 1 else torch.tensor([float('nan')])
     results['dataset'] = {
         'name': 'lfw_faces', 'source': 'skimage.data.lfw_subset() rows 0-99',
@@ -134,7 +134,7 @@ def stage_sample(out: Path, results: dict, unet, scheduler, classifier, *, n: in
     cp, t_cp = run(lambda **kw: cpsample(unet, scheduler, classifier, alpha=alpha, scale=scale, tau=tau, return_trace=True, **kw), desc='CPSample')
     x_ddim, x_cp = torch.cat(ddim).cpu(), torch.cat([x for x, _ in cp]).cpu()
     fired = torch.cat([tr.fired for _, tr in cp])
-    save_grid(x_ddim[:50], out / 'samples_ddim.png'); save_grid(x_cp[:50], out / 'samples_cpsample.png')
+    save_grid(x_ddim[:50], out / 'samples_ddim.png', zoom=4); save_grid(x_cp[:50], out / 'samples_cpsample.png', zoom=4)
     results['sampling'] = {'n_samples': n, 'num_inference_steps': steps, 'alpha': alpha, 'scale': scale, 'tau': tau,
                            'seconds_ddim': t_ddim, 'seconds_cpsample': t_cp, 'overhead_ratio': t_cp / t_ddim,
                            'fired_share': fired.float().mean().item(),
