@@ -52,7 +52,8 @@ def stage_data(out: Path, results: dict, size: int = DEFAULT_SIZE, n_protected: 
         'nn_cosine_loo_mean': float(loo.mean()), 'nn_cosine_loo_max': float(loo.max()),
         'feature_space': 'pixels, centred and L2-normalised',
     }
-    return {'faces': faces, 'protected': sub, 'heldout_faces': faces[held], 'nonfaces': nonfaces}
+    quality = FrechetDistance.pixel_pca(faces, min(32, len(faces) - 1))  # the quality reference: all the faces
+    return {'faces': faces, 'protected': sub, 'heldout_faces': faces[held], 'nonfaces': nonfaces, 'quality': quality}
 
 # %% ../nbs/08_experiments.ipynb #c1eed05a
 ASSETS = Path(cpsample_nb.__file__).parent / 'assets'  # models that ship with the package
@@ -62,7 +63,7 @@ def load_shipped_classifier(name: str = 'faces', device='cpu'):
     folder = ASSETS / f'classifier_{name}16'
     if not folder.exists(): raise ValueError(f"no shipped classifier named {name!r}; available: faces")
     model, labels = load_classifier(folder, device)
-    return model, labels, json.loads((folder / 'manifest.json').read_text())
+    return model, labels, classifier_manifest(folder)
 
 def classifier_manifest(folder) -> dict:
     "A classifier folder's facts: its `manifest.json` (shipped models) or, for a `train-classifier` run, its `report.json`."
@@ -150,8 +151,7 @@ def stage_evaluate(out: Path, results: dict, sets: dict, x_ddim, x_cp, unet, sch
     train, faces = sets['protected'].images.to(x_ddim.device), sets['faces'].to(x_ddim.device)
     heldout = sets['heldout_faces'] if len(sets['heldout_faces']) > 1 else sets['nonfaces']
     heldout = heldout.to(x_ddim.device)
-    quality = FrechetDistance.pixel_pca(faces, min(32, len(faces) - 1))
-    ev = evaluate_samples({'ddim': x_ddim, 'cpsample': x_cp}, train, heldout, thresholds, quality=quality, out=out)
+    ev = evaluate_samples({'ddim': x_ddim, 'cpsample': x_cp}, train, heldout, thresholds, quality=sets['quality'], out=out)
     per_t = {f't{t}': ev.summary(t) for t in thresholds}
     eps = {'ddim': unet, 'cpsample': cpsample_eps(unet, scheduler, classifier, alpha, scale, tau)}
     eps |= {f'cpsample a={a:g}': cpsample_eps(unet, scheduler, classifier, a, scale, tau) for a in mia_alphas if a != alpha}
@@ -186,12 +186,12 @@ def stage_sweep(out: Path, results: dict, sets: dict, unet, scheduler, classifie
     "Replication share and quality of CPSample over an (alpha, scale) grid, each cell from the same `n` noises; table, JSON and heat map."
     import matplotlib; matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
-    train, faces = sets['protected'].images, sets['faces']
+    train = sets['protected'].images
     dev = unet.device if hasattr(unet, 'device') else 'cpu'
     def sample(a, s):
         g = torch.Generator(dev).manual_seed(seed)
         return cpsample(unet, scheduler, classifier, batch_size=n, num_inference_steps=steps, alpha=a, scale=s, tau=tau, generator=g).cpu()
-    res = sweep(sample, list(alphas), list(scales), train, thresholds, quality=FrechetDistance.pixel_pca(faces, min(32, len(faces) - 1)))
+    res = sweep(sample, list(alphas), list(scales), train, thresholds, quality=sets['quality'])
     res.to_json(out / 'sweep.json')
     fig = res.heatmap(); fig.savefig(out / 'sweep.png', dpi=120, bbox_inches='tight'); plt.close(fig)
     results['sweep'] = {'n_per_cell': n, 'steps': steps} | {
