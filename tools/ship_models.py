@@ -37,14 +37,14 @@ def ship_denoiser(run: Path, name: str = 'denoiser_faces16') -> Path:
 
 def ship_classifier(run: Path, command: str, name: str = 'classifier_faces16') -> Path:
     from cpsample_nb.classifier import latest_checkpoint
+    from cpsample_nb.experiments import classifier_manifest
     ck, report = latest_checkpoint(run), json.loads((run / 'report.json').read_text())
     if ck is None: raise SystemExit(f"no classifier checkpoint in {run}")
     state = json.loads((ck / 'train' / 'state.json').read_text())
     sub = report.get('subset')
-    data = {'name': 'faces', 'size': 16, 'n': report['images'],
-            'indices': sub['indices'] if sub else list(range(report['images'])),
-            'subset_seed': sub['seed'] if sub else None,
-            'order': 'the protected subset order (protected_subset(load_faces(), n, subset_seed))' if sub else 'load_faces() order'}
+    data = classifier_manifest(run)['data'] | {  # name, size, n and indices, read from report.json as the demo reads them
+        'subset_seed': sub['seed'] if sub else None,
+        'order': 'the protected subset order (protected_subset(load_faces(), n, subset_seed))' if sub else 'load_faces() order'}
     manifest = {'what': f"random-label time-conditioned classifier (TimeClassifier) for {data['n']} LFW faces at 16x16, EMA weights",
                 'data': data, 'labels': 'labels.json (Bernoulli(0.5), label seed 0)', 'parameters': report['parameters'],
                 'steps': report['step'], 'train_wall_s': report['seconds'], 'train_config': state.get('config'),
