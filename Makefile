@@ -10,6 +10,16 @@ ARGS   ?=
 
 .PHONY: demo test docs readme export clean-nbs
 
+# Fashion-MNIST from Debian's dataset-fashion-mnist (offline, seconds). Elsewhere see nbs/00_data.ipynb:
+# torchvision.datasets.FashionMNIST(ROOT, download=True) and CPSAMPLE_FASHION_MNIST=ROOT.
+FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+$(FASHION):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null; }; \
+	else echo "Fashion-MNIST is missing and apt-get cannot install it here (not root on Debian): get it with"; \
+	  echo "torchvision.datasets.FashionMNIST(ROOT, download=True) and set CPSAMPLE_FASHION_MNIST=ROOT"; fi
+
 $(VENV)/.torch:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
@@ -20,10 +30,10 @@ $(VENV)/.installed: $(VENV)/.torch settings.ini setup.py
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed | $(FASHION)
 	$(VENV)/bin/cpsample demo --out $(OUT) $(ARGS)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed | $(FASHION)
 	CPSAMPLE_TEST_FLAGS="$(FLAGS)" $(PY) -m pytest $(ARGS)
 
 docs: $(VENV)/.installed

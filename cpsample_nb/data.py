@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['DEFAULT_SIZE', 'IMAGE_SUFFIXES', 'resize', 'load_faces', 'load_nonfaces', 'load_digits', 'load_image_folder',
-           'write_json', 'ProtectedSubset', 'protected_subset', 'to_image', 'show_grid', 'save_grid', 'pixel_features',
-           'nn_cosine']
+__all__ = ['DEFAULT_SIZE', 'FASHION_DIR', 'FASHION_CLASSES', 'IMAGE_SUFFIXES', 'resize', 'load_faces', 'load_nonfaces',
+           'load_digits', 'read_idx', 'fashion_mnist_file', 'load_fashion_mnist', 'load_image_folder', 'write_json',
+           'ProtectedSubset', 'protected_subset', 'to_image', 'show_grid', 'save_grid', 'pixel_features', 'nn_cosine']
 
 # %% ../nbs/00_data.ipynb #1cc77d7a
 def resize(images: torch.Tensor,  # (N, C, H, W) float images
@@ -60,6 +60,62 @@ def load_digits(size: int = 8,  # output height and width (8 is the native size)
     d = _sk_digits()
     imgs = resize(_to_pm1(d.images / 16.0), size)
     return (imgs, torch.from_numpy(d.target)) if return_labels else imgs
+
+# %% ../nbs/00_data.ipynb #2ddcb6a4
+FASHION_DIR = Path('/usr/share/datasets/fashion-mnist')  # where Debian's dataset-fashion-mnist puts the IDX files
+FASHION_CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot')
+_FASHION_FILES = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+                  'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
+
+def read_idx(path) -> np.ndarray:
+    "Read an IDX file of unsigned bytes (gzipped if the name ends in .gz) into a numpy array of its shape."
+    import gzip
+    path = Path(path)
+    data = (gzip.open if path.suffix == '.gz' else open)(path, 'rb').read()
+    if len(data) < 4 or data[:2] != b'\x00\x00' or data[2] != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes (magic {data[:4].hex() or 'missing'}, expected 0000 08 ..)")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim))
+    body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)): raise ValueError(f"{path}: header says shape {shape}, but holds {body.size} values")
+    return body.reshape(shape)
+
+# %% ../nbs/00_data.ipynb #d342237c
+def _fashion_roots(root) -> list[Path]:
+    import os
+    roots = [Path(root)] if root is not None else []
+    if os.environ.get('CPSAMPLE_FASHION_MNIST'): roots.append(Path(os.environ['CPSAMPLE_FASHION_MNIST']))
+    roots.append(FASHION_DIR)
+    return [q for r in roots for q in (r, r / 'FashionMNIST' / 'raw')]  # torchvision's download layout too
+
+def fashion_mnist_file(name: str, root=None) -> Path:
+    "Path of one Fashion-MNIST IDX file (plain or .gz), searched in `root`, $CPSAMPLE_FASHION_MNIST and FASHION_DIR."
+    tried = _fashion_roots(root)
+    for r in tried:
+        for f in (r / name, r / f'{name}.gz'):
+            if f.exists(): return f
+    raise FileNotFoundError(
+        f"Fashion-MNIST file {name} not found (looked in {', '.join(map(str, tried))}). Get it offline with "
+        f"`apt-get install -y dataset-fashion-mnist` (Debian, as root), or with internet via "
+        f"`torchvision.datasets.FashionMNIST(ROOT, download=True)` and then pass root=ROOT or set CPSAMPLE_FASHION_MNIST=ROOT.")
+
+# %% ../nbs/00_data.ipynb #c6a73e7b
+from functools import lru_cache
+
+@lru_cache(maxsize=4)
+def _fashion_raw(split: str, root) -> tuple:
+    im, lb = (fashion_mnist_file(n, root) for n in _FASHION_FILES[split])
+    return read_idx(im), read_idx(lb)
+
+def load_fashion_mnist(split: str = 'train',  # 'train' (60,000 images) or 'test' (10,000)
+                       size: int = DEFAULT_SIZE,  # output height and width (28 is the native size)
+                       root=None,  # folder holding the IDX files (default: $CPSAMPLE_FASHION_MNIST, then FASHION_DIR)
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    "Fashion-MNIST as (images (N, 1, size, size) in [-1, 1], labels (N,) int64); class names in FASHION_CLASSES."
+    if split not in _FASHION_FILES: raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    images, labels = _fashion_raw(split, None if root is None else str(root))
+    if len(images) != len(labels): raise ValueError(f"Fashion-MNIST {split}: {len(images)} images but {len(labels)} labels")
+    return resize(_to_pm1(images / 255.0), size), torch.from_numpy(labels.astype(np.int64))
 
 # %% ../nbs/00_data.ipynb #400e61da
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')

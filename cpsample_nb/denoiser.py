@@ -18,15 +18,15 @@ from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
-from .data import (ProtectedSubset, load_digits, load_faces, load_image_folder, nn_cosine,
+from .data import (ProtectedSubset, load_digits, load_faces, load_fashion_mnist, load_image_folder, nn_cosine,
                                protected_subset, write_json)
 from .theory import ddim_sample, replication_rate
 
 # %% auto #0
-__all__ = ['SHIPPED', 'make_unet', 'training_images', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint', 'TrainConfig',
-           'train_denoiser', 'export_denoiser', 'Denoiser', 'load_denoiser', 'load_shipped_denoiser',
-           'add_train_denoiser_args', 'plot_replication', 'evaluate_replication', 'train_denoiser_command',
-           'run_train_denoiser']
+__all__ = ['DATA_NAMES', 'SHIPPED', 'make_unet', 'training_images', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint',
+           'TrainConfig', 'train_denoiser', 'export_denoiser', 'Denoiser', 'load_denoiser', 'load_shipped_denoiser',
+           'add_train_denoiser_args', 'plot_replication', 'evaluate_replication', 'initial_unet',
+           'train_denoiser_command', 'run_train_denoiser']
 
 # %% ../nbs/04_denoiser.ipynb #6ab50a0c
 def make_unet(sample_size: int = 16,  # image height and width
@@ -43,14 +43,17 @@ def make_unet(sample_size: int = 16,  # image height and width
                        down_block_types=('DownBlock2D',) * n, up_block_types=('UpBlock2D',) * n)
 
 # %% ../nbs/04_denoiser.ipynb #031620b0
-def training_images(data: str,  # 'faces', 'digits' or a folder of PNG/JPEG images
-                    size: int | None = None,  # resolution (default 16 for faces and folders, 8 for digits)
+DATA_NAMES = ('faces', 'digits', 'fashion')  # the named image sets; anything else must be an image folder
+
+def training_images(data: str,  # 'faces', 'digits', 'fashion' (the 60,000 Fashion-MNIST training images) or an image folder
+                    size: int | None = None,  # resolution (default 16 for faces, fashion and folders, 8 for digits)
                     channels: int | None = None,  # for folders: 1 or 3 to convert (None keeps the files')
                    ) -> torch.Tensor:
     "The full image set named by `data`, as (N, C, size, size) in [-1, 1]."
     if data == 'faces': return load_faces(size or 16)
     if data == 'digits': return load_digits(size or 8)
-    if not Path(data).exists(): raise ValueError(f"--data must be 'faces', 'digits' or an existing image folder, got {data!r}")
+    if data == 'fashion': return load_fashion_mnist('train', size or 16)[0]
+    if not Path(data).exists(): raise ValueError(f"--data must be one of {', '.join(DATA_NAMES)} or an existing image folder, got {data!r}")
     return load_image_folder(data, size or 16, channels)
 
 # %% ../nbs/04_denoiser.ipynb #50216157
@@ -196,7 +199,7 @@ def load_denoiser(folder, device='cpu') -> Denoiser:
     sched = DDIMScheduler.from_config(DDPMScheduler.load_config(folder / 'scheduler'))
     d = manifest['data']
     subset = None
-    if d['name'] in ('faces', 'digits') or Path(d['name']).exists():
+    if d['name'] in DATA_NAMES or Path(d['name']).exists():
         full = training_images(d['name'], d['size'], d.get('channels')).to(device)
         subset = ProtectedSubset(full[torch.tensor(d['indices'])], torch.tensor(d['indices']), d['subset_seed'], len(full))
     return Denoiser(unet, sched, manifest, subset)
@@ -213,7 +216,7 @@ def load_shipped_denoiser(name: str = 'faces', device='cpu') -> Denoiser:
 def add_train_denoiser_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add the `train-denoiser` options to an argument parser."
     d = TrainConfig()
-    p.add_argument('--data', default='faces', help="'faces', 'digits' or a folder of PNG/JPEG images")
+    p.add_argument('--data', default='faces', help="'faces', 'digits', 'fashion' or a folder of PNG/JPEG images")
     p.add_argument('--out', required=True, help='run folder (checkpoints, log, plot, model/)')
     p.add_argument('--size', type=int, default=None, help='resolution (default 16; 8 for digits)')
     p.add_argument('--channels', type=int, default=None, choices=(1, 3), help='convert a folder to 1 or 3 channels')
@@ -229,6 +232,7 @@ def add_train_denoiser_args(p: argparse.ArgumentParser) -> argparse.ArgumentPars
     p.add_argument('--n-final', type=int, default=1000, help='DDIM samples for the final measurement (0: skip it)')
     p.add_argument('--final-steps', type=int, default=50, help='DDIM steps for the final measurement')
     p.add_argument('--block-out-channels', default='32,64,64', help='UNet channels per level')
+    p.add_argument('--init', default=None, help='start from the weights of this train-denoiser model folder (OUT/model): fine-tuning')
     p.add_argument('--no-resume', action='store_true', help='start afresh even if DIR holds a checkpoint')
     p.add_argument('--device', default='cpu')
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
@@ -255,6 +259,21 @@ def evaluate_replication(unet, scheduler, images, n: int = 1000, steps: int = 50
             'rep95': (cos > 0.95).float().mean().item(), 'rep97': (cos > 0.97).float().mean().item(),
             'nn_cos_mean': cos.mean().item(), 'distinct_train_images_copied': len(set(idx[cos > 0.95].tolist()))}
 
+# %% ../nbs/04_denoiser.ipynb #95cb9270
+def initial_unet(init,  # a model folder written by `export_denoiser` (train-denoiser's OUT/model)
+                 images: torch.Tensor,  # the images it will be trained on (checks resolution and channels)
+                ) -> tuple[UNet2DModel, dict]:
+    "Load the weights to fine-tune from `init`; return the unet and the provenance record for the new manifest."
+    init = Path(init)
+    if not (init / 'unet' / 'config.json').exists(): raise FileNotFoundError(f"--init {init} holds no unet/: not a train-denoiser model folder (OUT/model)")
+    unet = UNet2DModel.from_pretrained(init / 'unet').to(images.device)
+    want = (unet.config.in_channels, unet.config.sample_size)
+    if want != (images.shape[1], images.shape[-1]):
+        raise ValueError(f"--init {init} is a {want[1]}x{want[1]} model with {want[0]} channel(s); the data are {images.shape[-1]}x{images.shape[-1]} with {images.shape[1]}")
+    m = json.loads((init / 'manifest.json').read_text()) if (init / 'manifest.json').exists() else {}
+    keep = ('command', 'steps', 'train_wall_s', 'init')
+    return unet, {'folder': str(init), **{k: m.get(k) for k in keep}, 'data': {k: v for k, v in m.get('data', {}).items() if k != 'indices'}}
+
 # %% ../nbs/04_denoiser.ipynb #f150eea3
 def train_denoiser_command(args) -> str:
     "The full `cpsample train-denoiser` command line that reproduces `args` (every option spelled out)."
@@ -278,15 +297,15 @@ def run_train_denoiser(args) -> dict:
                       log_every=args.log_every, n_eval=args.n_eval, eval_steps=args.eval_steps)
     boc = tuple(int(c) for c in str(args.block_out_channels).split(','))
     torch.manual_seed(cfg.seed)  # the initial weights are part of the recipe: without this they come from an unseeded RNG
-    res = train_denoiser(images, out, cfg, unet=make_unet(images.shape[-1], images.shape[1], boc),
-                         resume=not args.no_resume)
+    unet, init = (make_unet(images.shape[-1], images.shape[1], boc), None) if not args.init else initial_unet(args.init, images)
+    res = train_denoiser(images, out, cfg, unet=unet, resume=not args.no_resume)
     plot_replication(res['log'], out / 'replication.png')
     model = UNet2DModel.from_config(res['unet'].config).to(args.device); res['ema'].copy_to(model.parameters())
     final = evaluate_replication(model.eval(), res['scheduler'], images, args.n_final, args.final_steps) if args.n_final else None
     data = {'name': args.data, 'size': images.shape[-1], 'channels': args.channels, 'n': len(sub),
             'indices': sub.indices.tolist(), 'subset_seed': sub.seed, 'total': sub.total}
     export_denoiser(res, out / 'model', {'data': data, 'config': vars(cfg), 'seed': cfg.seed,
-                    'block_out_channels': list(boc), 'final_evaluation': final, 'command': train_denoiser_command(args),
+                    'block_out_channels': list(unet.config.block_out_channels), 'init': init, 'final_evaluation': final, 'command': train_denoiser_command(args),
                     'torch': torch.__version__, 'threads': torch.get_num_threads()})
     if final: print(f"final: {final['rep95']:.3f} of {final['n_samples']} DDIM samples above cosine 0.95, {final['rep97']:.3f} above 0.97")
     return {'out': str(out), 'steps': res['step'], 'wall_s': res['wall_s'], 'final': final}
