@@ -31,8 +31,8 @@ from .data import write_json
 __all__ = ['BANDS', 'TimeClassifier', 'count_parameters', 'random_labels', 'check_labels', 'check_images', 'MemorisationReport',
            'p_true', 'memorisation_report', 'checkpoint_dirs', 'latest_checkpoint', 'save_labels', 'load_labels',
            'load_classifier', 'save_checkpoint', 'TrainConfig', 'TrainResult', 'draw_timesteps', 'train_classifier',
-           'item_losses', 'relabel_hard_items', 'plot_memorisation', 'add_train_classifier_args', 'load_training_data',
-           'run_train_classifier', 'main']
+           'item_losses', 'class_probs', 'relabel_hard_items', 'plot_memorisation', 'add_train_classifier_args',
+           'load_training_data', 'run_train_classifier', 'main']
 
 # %% ../nbs/02_classifier.ipynb #121955d7
 class TimeClassifier(ModelMixin, ConfigMixin):
@@ -41,7 +41,7 @@ class TimeClassifier(ModelMixin, ConfigMixin):
     def __init__(self,
                  sample_size: int = 16,  # input height and width (informational; any size divisible by 2**(blocks-1) works)
                  in_channels: int = 1,  # image channels (1 for the LFW faces)
-                 num_classes: int = 2,  # number of labels (2 for CPSample's random labels)
+                 num_classes: int = 2,  # number of labels (2 for CPSample's random labels; K > 2 for e.g. SIDE's cluster labels)
                  block_out_channels: tuple = (16, 32, 64),  # width of each down block; each but the last halves H and W
                  layers_per_block: int = 1,  # residual blocks per down block
                  norm_num_groups: int = 8,  # GroupNorm groups (must divide every width)
@@ -52,6 +52,7 @@ class TimeClassifier(ModelMixin, ConfigMixin):
                 ):
         super().__init__()
         chans = tuple(int(c) for c in block_out_channels)
+        if int(num_classes) < 2: raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         if not chans or any(c % norm_num_groups for c in chans):
             raise ValueError(f"every width in block_out_channels={chans} must be a positive multiple of norm_num_groups={norm_num_groups}")
         temb = chans[0] * 4
@@ -91,19 +92,27 @@ def count_parameters(model: nn.Module) -> int:
 
 # %% ../nbs/02_classifier.ipynb #69d23fcd
 def random_labels(n: int,  # number of protected images
-                  seed: int = 0,  # seed of the Bernoulli draw
+                  seed: int = 0,  # seed of the draw
+                  num_classes: int = 2,  # 2: CPSample's Bernoulli(0.5) labels; K > 2: uniform on {0, ..., K-1}
                  ) -> torch.Tensor:
-    "Bernoulli(0.5) labels in {0, 1} as a LongTensor of length `n`, reproducible from `seed`."
+    "Random labels as a LongTensor of length `n`, reproducible from `seed`: Bernoulli(0.5) for 2 classes."
     if int(n) < 1: raise ValueError(f"need at least one image to label, got n={n}")
+    if int(num_classes) < 2: raise ValueError(f"num_classes must be at least 2, got {num_classes}")
     g = torch.Generator().manual_seed(int(seed))
-    return torch.bernoulli(torch.full((int(n),), 0.5), generator=g).long()
+    if int(num_classes) == 2: return torch.bernoulli(torch.full((int(n),), 0.5), generator=g).long()
+    return torch.randint(0, int(num_classes), (int(n),), generator=g)
 
-def check_labels(labels, n: int) -> torch.Tensor:
-    "`labels` as a LongTensor, after checking there is one label in {0, 1} per image."
+def check_labels(labels, n: int,  # labels (any int sequence) and the number of images they label
+                 num_classes: int = 2,  # labels must lie in {0, ..., num_classes-1}
+                ) -> torch.Tensor:
+    "`labels` as a LongTensor, after checking there is one label in {0, ..., num_classes-1} per image."
     labels = torch.as_tensor(labels).long().flatten() if not isinstance(labels, torch.Tensor) else labels.long()
     if labels.ndim != 1 or len(labels) != n:
         raise ValueError(f"need one label per image: {n} images but labels of shape {tuple(labels.shape)}")
-    if ((labels != 0) & (labels != 1)).any(): raise ValueError(f"labels must be 0 or 1, got values {sorted(set(labels.tolist()))}")
+    bad = sorted(set(labels[(labels < 0) | (labels >= num_classes)].tolist()))
+    if bad:
+        want = '0 or 1' if num_classes == 2 else f"in {{0, ..., {num_classes - 1}}} for num_classes={num_classes}"
+        raise ValueError(f"labels must be {want}, got values {bad[:10]}{' ...' if len(bad) > 10 else ''}")
     return labels
 
 # %% ../nbs/02_classifier.ipynb #8a5aa649
@@ -223,11 +232,11 @@ def latest_checkpoint(path) -> Path | None:
     return dirs[-1] if dirs else None
 
 # %% ../nbs/02_classifier.ipynb #62d7f39e
-def save_labels(path, labels: torch.Tensor, seed=None, relabelled=()) -> Path:
-    "Write `labels` (and their seed, and the items relabelled for duplicates) to `path`/labels.json."
+def save_labels(path, labels: torch.Tensor, seed=None, relabelled=(), num_classes: int = 2) -> Path:
+    "Write `labels` (their seed, number of classes, and the items relabelled for duplicates) to `path`/labels.json."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     write_json(path / 'labels.json', {'n': len(labels), 'seed': seed, 'labels': [int(v) for v in labels],
-                                       'relabelled': sorted(int(i) for i in relabelled)})
+                                       'relabelled': sorted(int(i) for i in relabelled), 'num_classes': int(num_classes)})
     return path / 'labels.json'
 
 def load_labels(path) -> tuple[torch.Tensor, dict]:
@@ -249,6 +258,7 @@ def load_classifier(path,  # a checkpoint folder, or a training output folder (i
     except (RuntimeError, ValueError, OSError) as e:
         raise ValueError(f"the weights in {ck} do not match its config.json ({e.__class__.__name__}: {str(e)[:400]})") from e
     labels, _ = load_labels(ck)
+    check_labels(labels, len(labels), model.config.num_classes)
     return model.to(device or 'cpu').eval(), labels
 
 # %% ../nbs/02_classifier.ipynb #fccde6c9
@@ -269,7 +279,7 @@ def save_checkpoint(out,  # training output folder; the checkpoint goes to out/c
     with torch.random.fork_rng(): ema_model = TimeClassifier.from_config(model.config)  # leaves the global RNG alone
     ema.copy_to(ema_model.parameters())
     ema_model.save_pretrained(tmp, safe_serialization=True)
-    save_labels(tmp, labels, label_meta.get('seed'), label_meta.get('relabelled', ()))
+    save_labels(tmp, labels, label_meta.get('seed'), label_meta.get('relabelled', ()), model.config.num_classes)
     scheduler.save_pretrained(tmp / 'scheduler')
     (tmp / 'train').mkdir()
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp / 'train' / 'model.safetensors')
@@ -337,15 +347,15 @@ def _restore(ck: Path, model, ema, optimizer, generator):
     ema.load_state_dict({**st['ema'], 'shadow_params': [sh[str(i)] for i in range(len(sh))]})
     return st
 
-def _start_labels(ck, images, labels, label_seed):
+def _start_labels(ck, images, labels, label_seed, num_classes=2):
     n = len(images)
     if ck is None:
-        lab = check_labels(labels, n) if labels is not None else random_labels(n, label_seed)
+        lab = check_labels(labels, n, num_classes) if labels is not None else random_labels(n, label_seed, num_classes)
         return lab, {'seed': None if labels is not None else label_seed, 'relabelled': []}
     old, meta = load_labels(ck)
     if len(old) != n: raise ValueError(f"the checkpoint {ck} was trained on {len(old)} images, got {n}: pass the same images or a new --out")
-    if labels is None: return old, meta
-    lab = check_labels(labels, n)
+    if labels is None: return check_labels(old, n, num_classes), meta
+    lab = check_labels(labels, n, num_classes)
     changed = (lab != old).nonzero().flatten().tolist()
     return lab, {**meta, 'relabelled': sorted(set(meta.get('relabelled', [])) | set(changed))}
 
@@ -353,7 +363,7 @@ def _start_labels(ck, images, labels, label_seed):
 def train_classifier(images: torch.Tensor,  # protected images (N, C, H, W) in [-1, 1]
                      out=None,  # output folder for checkpoints (None: keep nothing on disk)
                      config: TrainConfig | None = None,  # training settings
-                     labels=None,  # labels to memorise (default: random_labels(N, label_seed), or the checkpoint's)
+                     labels=None,  # labels in {0, ..., num_classes-1} to memorise (default: random_labels(N, label_seed, num_classes), or the checkpoint's)
                      label_seed: int = 0,  # seed of the random labels
                      model: TimeClassifier | dict | None = None,  # the network, or TimeClassifier settings to build it from `config.seed`
                      scheduler=None,  # the denoiser's noise schedule (default: DDPMScheduler(1000))
@@ -374,7 +384,7 @@ def train_classifier(images: torch.Tensor,  # protected images (N, C, H, W) in [
                                       'num_train_timesteps': T, **(model or {})})
     images = check_images(images, model.config.in_channels)
     ck = latest_checkpoint(out) if (out is not None and resume) else None
-    labels, label_meta = _start_labels(ck, images, labels, label_seed)
+    labels, label_meta = _start_labels(ck, images, labels, label_seed, model.config.num_classes)
     acc = Accelerator(cpu=str(device) == 'cpu')
     world, rank = acc.num_processes, acc.process_index
     if cfg.batch_size % world: raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {world} processes")
@@ -453,6 +463,15 @@ def item_losses(model: nn.Module,  # a classifier called as model(x_t, t)
         total += F.cross_entropy(_batched(model, xt, tt, 256), y, reduction='none').cpu() / n_t
     return total
 
+@torch.no_grad()
+def class_probs(model: nn.Module,  # a classifier called as model(x_t, t)
+                images: torch.Tensor,  # images (N, C, H, W)
+                t: int = 0,  # timestep passed with them
+               ) -> torch.Tensor:
+    "p(y = k | x_i, t) for every image and class: (N, num_classes)."
+    dev = next(model.parameters()).device
+    return _batched(model, images.to(dev), torch.full((len(images),), t, device=dev, dtype=torch.long), 256).softmax(-1).cpu()
+
 def relabel_hard_items(model: nn.Module,  # the trained classifier
                        images: torch.Tensor,  # protected images (N, C, H, W)
                        labels: torch.Tensor,  # their current labels (N,)
@@ -465,9 +484,7 @@ def relabel_hard_items(model: nn.Module,  # the trained classifier
     hard = (losses > threshold).nonzero().flatten()
     new = labels.clone()
     if len(hard):
-        if common_label is None:
-            p1 = p_true(model, images[hard], torch.ones(len(hard), dtype=torch.long))
-            common_label = int(p1.mean() > 0.5)
+        if common_label is None: common_label = int(class_probs(model, images[hard]).mean(0).argmax())
         new[hard] = int(common_label)
     return new, hard
 
