@@ -22,12 +22,15 @@ from tqdm.auto import tqdm
 from .data import pixel_features, to_image, write_json
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'FEATURE_KINDS', 'format_table', 'Result', 'as_features', 'check_threshold',
-           'ModelFeatures', 'load_feature_model', 'feature_fn', 'NNIndex', 'replication_share', 'chi2_reduction_test',
-           'ReplicationStats', 'Chi2Test', 'plot_similarity_hist', 'top_pairs', 'plot_most_similar_pairs',
-           'GaussianStats', 'frechet_distance', 'PixelPCA', 'FrechetDistance', 'inception_features',
-           'reconstruction_loss', 'ztest_one_tailed', 'MIAResult', 'membership_inference', 'Table', 'mia_table',
-           'PermutationResult', 'permutation_test', 'Evaluation', 'evaluate_samples', 'SweepResult', 'sweep']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'FEATURE_KINDS', 'QUALITY_ASSET', 'format_table', 'Result', 'as_features',
+           'check_threshold', 'ModelFeatures', 'load_feature_model', 'feature_fn', 'NNIndex', 'replication_share',
+           'chi2_reduction_test', 'ReplicationStats', 'Chi2Test', 'plot_similarity_hist', 'top_pairs',
+           'plot_most_similar_pairs', 'GaussianStats', 'frechet_distance', 'PixelPCA', 'FrechetDistance',
+           'inception_features', 'FashionNet', 'train_fashion_classifier', 'class_probs_of', 'accuracy',
+           'fd_fmnist_classifier', 'classifier_confidence', 'save_quality_classifier', 'load_quality_classifier',
+           'add_train_quality_args', 'run_train_quality', 'reconstruction_loss', 'ztest_one_tailed', 'MIAResult',
+           'membership_inference', 'Table', 'mia_table', 'PermutationResult', 'permutation_test', 'Evaluation',
+           'evaluate_samples', 'SweepResult', 'sweep']
 
 # %% ../nbs/05_evaluation.ipynb #404b0ae9
 def _jsonable(v):
@@ -416,6 +419,139 @@ def inception_features(weights,  # local path of torch-fidelity's InceptionV3 we
         u8 = u8.expand(-1, 3, -1, -1) if u8.shape[1] == 1 else u8
         with torch.no_grad(): return torch.cat([net(b.to(device))[0].cpu() for b in u8.split(batch_size)])
     return fn
+
+# %% ../nbs/05_evaluation.ipynb #d39f63a3
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+
+class FashionNet(ModelMixin, ConfigMixin):
+    "A small CNN classifier for 1-channel images; `features` gives its penultimate (feature_dim) layer."
+    @register_to_config
+    def __init__(self, sample_size: int = 16, in_channels: int = 1, num_classes: int = 10,
+                 width: int = 32,  # channels of the first two convolutions (doubled in the next two)
+                 feature_dim: int = 128,  # size of the penultimate layer (the Frechet features)
+                 dropout: float = 0.3):
+        super().__init__()
+        if sample_size % 4: raise ValueError(f"sample_size must be divisible by 4, got {sample_size}")
+        w, conv = width, lambda a, b: nn.Conv2d(a, b, 3, padding=1)
+        self.body = nn.Sequential(conv(in_channels, w), nn.ReLU(), conv(w, w), nn.ReLU(), nn.MaxPool2d(2),
+                                  conv(w, 2 * w), nn.ReLU(), conv(2 * w, 2 * w), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                  nn.Linear(2 * w * (sample_size // 4) ** 2, feature_dim), nn.ReLU())
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
+
+    def _check(self, x):
+        want = (self.config.in_channels, self.config.sample_size, self.config.sample_size)
+        if x.ndim != 4 or tuple(x.shape[1:]) != want: raise ValueError(f"FashionNet expects images (N, {want[0]}, {want[1]}, {want[2]}), got {tuple(x.shape)}")
+        return x
+
+    def features(self, x: torch.Tensor) -> torch.Tensor: return self.body(self._check(x))
+    def forward(self, x: torch.Tensor) -> torch.Tensor: return self.head(self.features(x))
+
+# %% ../nbs/05_evaluation.ipynb #b0f53902
+def train_fashion_classifier(images: torch.Tensor,  # (N, 1, H, W) training images in [-1, 1]
+                             labels: torch.Tensor,  # (N,) classes
+                             steps: int = 1500,  # optimiser steps
+                             batch_size: int = 256,
+                             lr: float = 2e-3,  # AdamW learning rate (cosine decay to 0)
+                             seed: int = 0,  # seeds the initial weights and every batch
+                             progress: bool = True,
+                             **net_kw,  # FashionNet settings
+                            ) -> FashionNet:
+    "Train a `FashionNet` with cross-entropy (and random horizontal flips); returns it in eval mode."
+    if images.ndim != 4 or len(images) != len(labels): raise ValueError(f"need (N, C, H, W) images with one label each, got {tuple(images.shape)} and {len(labels)} labels")
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = FashionNet(sample_size=images.shape[-1], in_channels=images.shape[1], num_classes=int(labels.max()) + 1, **net_kw)
+        g = torch.Generator().manual_seed(seed)
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+        net.train()
+        for _ in tqdm(range(steps), desc='fashion classifier', disable=not progress):
+            i = torch.randint(len(images), (batch_size,), generator=g)
+            x = images[i]; flip = torch.rand(batch_size, generator=g) < 0.5
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+            loss = F.cross_entropy(net(x), labels[i])
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    return net.eval()
+
+@torch.no_grad()
+def class_probs_of(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    "Softmax class probabilities (N, classes) of `model` on images `x`, in batches."
+    return torch.cat([model(b).softmax(-1) for b in _images(x, 'images').split(batch_size)])
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    "Share of `images` that `model` assigns to their `labels`."
+    return (class_probs_of(model, images).argmax(1) == labels).float().mean().item()
+
+# %% ../nbs/05_evaluation.ipynb #f1a64788
+def fd_fmnist_classifier(reference: torch.Tensor,  # (N, 1, H, W) reference images: the 10,000 Fashion-MNIST test images
+                         model: FashionNet,  # the quality classifier (e.g. `load_quality_classifier()`)
+                        ) -> FrechetDistance:
+    "Frechet distance on the Fashion-MNIST classifier's penultimate features (an offline FID stand-in, not Inception FID)."
+    @torch.no_grad()
+    def feats(x): return torch.cat([model.features(b.to(model.device)).cpu() for b in x.split(1000)])
+    return FrechetDistance(reference, feats, 'fd_fmnist_classifier')
+
+def classifier_confidence(samples: torch.Tensor,  # (N, 1, H, W) images
+                          model: nn.Module,  # the quality classifier
+                          intended: torch.Tensor | None = None,  # (N,) intended classes, for conditional samples
+                          confident: float = 0.9,  # top-class probability that counts as confident
+                         ) -> dict:
+    "Mean top-class probability, share above `confident`, predicted class shares (and agreement with `intended`)."
+    p = class_probs_of(model, samples)
+    top, cls = p.max(1)
+    out = {'mean_confidence': top.mean().item(), f'share_confidence_above_{confident}': (top > confident).float().mean().item(),
+           'class_shares': torch.bincount(cls, minlength=p.shape[1]).div(len(p)).tolist()}
+    if intended is not None: out['agreement'] = (cls == torch.as_tensor(intended)).float().mean().item()
+    return out
+
+# %% ../nbs/05_evaluation.ipynb #0e74e8ed
+QUALITY_ASSET = 'fmnist_classifier16'  # folder under cpsample_nb/assets/ holding the shipped quality classifier
+
+def save_quality_classifier(model: FashionNet, folder, manifest: dict) -> Path:
+    "Write the classifier (safetensors + config) and `manifest.json` to `folder`."
+    folder = Path(folder); model.save_pretrained(folder)
+    write_json(folder / 'manifest.json', {**manifest, 'n_parameters': sum(p.numel() for p in model.parameters())})
+    return folder
+
+def load_quality_classifier(folder=None,  # a folder written by `save_quality_classifier` (default: the shipped one)
+                            device='cpu') -> tuple[FashionNet, dict]:
+    "The Fashion-MNIST quality classifier and its manifest (test accuracy, command, wall time)."
+    if folder is None:
+        from importlib.resources import files
+        folder = Path(str(files('cpsample_nb') / 'assets' / QUALITY_ASSET))
+    folder = Path(folder)
+    if not (folder / 'manifest.json').exists(): raise FileNotFoundError(f"{folder} holds no manifest.json: not a quality classifier folder")
+    return FashionNet.from_pretrained(folder).to(device).eval(), json.loads((folder / 'manifest.json').read_text())
+
+# %% ../nbs/05_evaluation.ipynb #cc28149f
+def add_train_quality_args(p):
+    "Options of `cpsample train-quality-classifier` (the Fashion-MNIST classifier behind fd_fmnist_classifier)."
+    p.add_argument('--out', required=True, help='folder for the classifier (config, safetensors, manifest.json)')
+    p.add_argument('--size', type=int, default=16, help='resolution (the denoisers\' size; default 16)')
+    p.add_argument('--steps', type=int, default=1500); p.add_argument('--batch-size', type=int, default=256)
+    p.add_argument('--lr', type=float, default=2e-3); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    return p
+
+def run_train_quality(args) -> dict:
+    "Train the quality classifier on the 60,000 training images, measure it on the 10,000 test images, save it."
+    import time, shlex
+    from cpsample_nb.data import load_fashion_mnist
+    if args.threads: torch.set_num_threads(args.threads)
+    (x, y), (xt, yt) = load_fashion_mnist('train', args.size), load_fashion_mnist('test', args.size)
+    t0 = time.time()
+    net = train_fashion_classifier(x, y, args.steps, args.batch_size, args.lr, args.seed)
+    wall = time.time() - t0
+    fd = fd_fmnist_classifier(xt, net)
+    m = {'command': 'cpsample train-quality-classifier ' + ' '.join(f"--{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in vars(args).items()
+                                                         if not k.startswith('_') and k != 'command' and v is not None),
+         'test_accuracy': accuracy(net, xt, yt), 'train_accuracy': accuracy(net, x[:10000], y[:10000]), 'train_wall_s': wall,
+         'fd_train10k_vs_test': fd.fid(x[:10000]), 'test_confidence': classifier_confidence(xt, net), 'torch': torch.__version__,
+         'threads': torch.get_num_threads(), 'data': f'Fashion-MNIST train (60,000) at {args.size}x{args.size}'}
+    save_quality_classifier(net, args.out, m)
+    print(f"test accuracy {m['test_accuracy']:.4f}, fd(train 10k, test) {m['fd_train10k_vs_test']:.3f}, {wall:.0f} s -> {args.out}")
+    return m
 
 # %% ../nbs/05_evaluation.ipynb #440b5f19
 def reconstruction_loss(eps_fn: Callable,  # (x_t, t) -> predicted noise (a tensor, or an output with `.sample`)
