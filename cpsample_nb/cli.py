@@ -47,10 +47,18 @@ def _lazy(module: str, name: str):
 
 COMMANDS = {
     'demo': ('run the CPSample demo on the LFW faces and write results.json, report.md, PNGs', _add_demo, _run_demo),
+    'sample': ('sample from a denoiser (CPSample with --classifier, plain DDIM without) into a safetensors file and a PNG grid',
+               _lazy('experiments', 'add_sample_args'), _lazy('experiments', 'run_sample')),
+    'evaluate': ('replication, chi-square against a baseline, quality and figures for a samples file',
+                 _lazy('experiments', 'add_evaluate_args'), _lazy('experiments', 'run_evaluate')),
     'train-classifier': ('train the random-label time-conditioned classifier on faces, digits or a folder of images',
                          _lazy('classifier', 'add_train_classifier_args'), _lazy('classifier', 'run_train_classifier')),
     'train-denoiser': ('train a UNet2DModel denoiser on a protected set until it replicates',
                        _lazy('denoiser', 'add_train_denoiser_args'), _lazy('denoiser', 'run_train_denoiser')),
+    'train-quality-classifier': ('train the Fashion-MNIST classifier behind fd_fmnist_classifier',
+                                 _lazy('evaluation', 'add_train_quality_args'), _lazy('evaluation', 'run_train_quality')),
+    'attack-side': ('run the SIDE extraction attack against a denoiser and its CPSample sampler',
+                    _lazy('side', 'add_attack_side_args'), _lazy('side', 'run_attack_side')),
 }
 
 # %% ../nbs/09_cli.ipynb #c13fae14
@@ -70,6 +78,6 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help(); return 2
     try: args._run(args)
-    except (ValueError, FileNotFoundError, NotADirectoryError) as e:
+    except (ValueError, OSError) as e:  # FileNotFoundError, NotADirectoryError, FileExistsError are OSErrors
         print(f"cpsample {args.command}: error: {e}", file=sys.stderr); return 1
     return 0

@@ -5,26 +5,34 @@
 # %% ../nbs/08_experiments.ipynb #72256dc5
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
+import os
 import platform
+import shlex
+import shutil
 import time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 import cpsample_nb
-from .data import DEFAULT_SIZE, load_faces, load_nonfaces, nn_cosine, protected_subset, save_grid, write_json
-from .classifier import count_parameters, load_classifier
-from .denoiser import load_denoiser, load_shipped_denoiser
+from .data import DEFAULT_SIZE, load_faces, load_fashion_mnist, load_image_folder, load_nonfaces, nn_cosine, protected_subset, save_grid, write_json
+from .classifier import add_train_classifier_args, count_parameters, load_classifier, run_train_classifier
+from .denoiser import SHIPPED, add_train_denoiser_args, load_denoiser, load_shipped_denoiser, run_train_denoiser, training_images
 from .evaluation import FrechetDistance, evaluate_samples, mia_table, permutation_test, sweep
 from .sampler import check_cpsample_args, cp_guidance, cpsample, guided_eps, plain_ddim
 from diffusers import DDIMScheduler
 
 # %% auto #0
-__all__ = ['ASSETS', 'SWEEP_GRID', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP', 'markdown_table', 'stage_data',
-           'load_shipped_classifier', 'classifier_manifest', 'check_same_subset', 'retrain_shipped', 'choose_models',
-           'cpsample_eps', 'stage_sample', 'stage_evaluate', 'stage_sweep', 'write_report', 'run_demo']
+__all__ = ['ASSETS', 'TRAIN_COMMANDS', 'SWEEP_GRID', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP', 'markdown_table',
+           'stage_data', 'load_shipped_classifier', 'classifier_manifest', 'check_same_subset', 'parse_train_command',
+           'retrain_shipped', 'load_models', 'choose_models', 'cpsample_eps', 'sample_in_batches', 'draw_samples',
+           'stage_sample', 'stage_evaluate', 'stage_sweep', 'write_report', 'demo_settings', 'demo_meta',
+           'stage_models', 'run_demo', 'save_samples', 'load_samples', 'add_sample_args', 'run_sample', 'staged_folder',
+           'evaluation_sets', 'add_evaluate_args', 'run_evaluate']
 
 # %% ../nbs/08_experiments.ipynb #1e64f34d
 def markdown_table(rows: dict, header=('quantity', 'value')) -> str:
@@ -83,16 +91,27 @@ def check_same_subset(denoiser_manifest: dict, classifier_manifest: dict) -> lis
     return d['indices']
 
 # %% ../nbs/08_experiments.ipynb #40e4ea2d
+TRAIN_COMMANDS = {'train-denoiser': (add_train_denoiser_args, run_train_denoiser),
+                  'train-classifier': (add_train_classifier_args, run_train_classifier)}
+
+def parse_train_command(command: str,  # a recorded command line, e.g. a manifest's 'command'
+                       ) -> argparse.Namespace:
+    "Parse `cpsample train-denoiser|train-classifier ...` with that command's own options; `._run(args)` reruns it."
+    words = shlex.split(command)
+    if len(words) < 2 or words[1] not in TRAIN_COMMANDS:
+        raise ValueError(f"not a recorded training command: {command[:80]!r}; expected 'cpsample {' or '.join(TRAIN_COMMANDS)} ...'")
+    add, run = TRAIN_COMMANDS[words[1]]
+    p = argparse.ArgumentParser(prog=f'cpsample {words[1]}'); add(p); p.set_defaults(_run=run)
+    return p.parse_args(words[2:])
+
 def retrain_shipped(out: Path,  # the runs go to out/denoiser and out/classifier
                     device: str = 'cpu',
                     overrides: dict | None = None,  # argument values to change in both commands (e.g. steps, for a smoke test)
                    ) -> tuple[Path, Path]:
     "Rerun the commands recorded in the shipped models' manifests; returns (denoiser folder, classifier folder)."
-    import shlex
-    from cpsample_nb.cli import build_parser
     runs = {}
     for kind, folder in (('denoiser', ASSETS / 'denoiser_faces16'), ('classifier', ASSETS / 'classifier_faces16')):
-        args = build_parser().parse_args(shlex.split(json.loads((folder / 'manifest.json').read_text())['command'])[1:])
+        args = parse_train_command(json.loads((folder / 'manifest.json').read_text())['command'])
         args.out, args.device = str(Path(out) / kind), device
         for k, v in (overrides or {}).items():
             if hasattr(args, k): setattr(args, k, v)
@@ -100,16 +119,31 @@ def retrain_shipped(out: Path,  # the runs go to out/denoiser and out/classifier
         runs[kind] = Path(out) / kind
     return runs['denoiser'] / 'model', runs['classifier']
 
+def _classifier_folder(classifier) -> Path:
+    "The folder of a shipped classifier name, a train-classifier run or one of its checkpoints."
+    if str(classifier) in SHIPPED: return ASSETS / f'classifier_{classifier}16'
+    folder = Path(classifier)
+    if not folder.exists(): raise FileNotFoundError(f"classifier folder {folder} does not exist")
+    return folder
+
+def load_models(denoiser='faces',  # a train-denoiser model folder (OUT/model) or a shipped name ('faces')
+                classifier=None,  # a train-classifier folder or checkpoint, a shipped name, or None (no classifier)
+                device: str = 'cpu'):
+    "Load a denoiser and a classifier and check they protect the same images: (Denoiser, classifier or None, its manifest or None)."
+    den = load_shipped_denoiser(denoiser, device) if str(denoiser) in SHIPPED else load_denoiser(denoiser, device)
+    if classifier is None: return den, None, None
+    folder = _classifier_folder(classifier)
+    clf, _ = load_classifier(folder, device)
+    man = classifier_manifest(folder if (folder / 'manifest.json').exists() or (folder / 'report.json').exists() else folder.parent)
+    check_same_subset(den.manifest, man)
+    return den, clf, man
+
 def choose_models(denoiser=None,  # a folder written by `export_denoiser` (train-denoiser's OUT/model); None: the shipped one
                   classifier=None,  # a train-classifier output folder or checkpoint; None: the shipped one
                   device: str = 'cpu'):
     "Load the denoiser and classifier the demo runs on and check they protect the same faces: (Denoiser, classifier, manifest)."
-    den = load_denoiser(denoiser, device) if denoiser is not None else load_shipped_denoiser('faces', device)
+    den, clf, man = load_models(denoiser or 'faces', classifier or 'faces', device)
     if den.manifest['data']['name'] != 'faces': raise ValueError(f"the demo runs on the LFW faces; this denoiser was trained on {den.manifest['data']['name']!r}")
-    folder = Path(classifier) if classifier is not None else ASSETS / 'classifier_faces16'
-    clf, _ = load_classifier(folder, device)
-    man = classifier_manifest(folder if (folder / 'manifest.json').exists() or (folder / 'report.json').exists() else folder.parent)
-    check_same_subset(den.manifest, man)
     return den, clf, man
 
 # %% ../nbs/08_experiments.ipynb #d68cbc81
@@ -122,19 +156,37 @@ def cpsample_eps(unet, scheduler, classifier, alpha: float, scale: float, tau: f
         return guided_eps(eps, g, float(scheduler.alphas_cumprod[t0]), scale)
     return eps_hat
 
+def sample_in_batches(fn,  # called as fn(batch_size=, generator=) -> one batch's output
+                      n: int,  # images in all
+                      batch_size: int = 500,  # images per call
+                      seed: int = 0,  # batch i (index of its first image) is seeded with seed + i
+                      device='cpu',  # the generators' device
+                      desc: str | None = None,  # progress-bar label (shown on a terminal only)
+                     ) -> list:
+    "The outputs of `fn` on consecutive batches of at most `batch_size` images, each with its own seeded generator."
+    return [fn(batch_size=min(batch_size, n - i), generator=torch.Generator(device).manual_seed(seed + i))
+            for i in tqdm(range(0, n, batch_size), desc=desc, leave=False, disable=None)]
+
+def draw_samples(unet, scheduler,
+                 classifier=None,  # None: plain DDIM; else CPSample with this random-label classifier
+                 *, n: int, steps: int = 50, alpha: float = 0.5, scale: float = 100.0, tau: float = 1e-3,
+                 seed: int = 0, batch_size: int = 500):
+    "`n` samples on the CPU and the (n, steps) mask of where CPSample's rule fired (None for plain DDIM)."
+    dev = unet.device if hasattr(unet, 'device') else 'cpu'
+    if classifier is None:
+        xs = sample_in_batches(lambda **kw: plain_ddim(unet, scheduler, num_inference_steps=steps, **kw), n, batch_size, seed, dev, 'plain DDIM')
+        return torch.cat(xs).cpu(), None
+    cp = lambda **kw: cpsample(unet, scheduler, classifier, num_inference_steps=steps, alpha=alpha, scale=scale, tau=tau, return_trace=True, **kw)
+    xs = sample_in_batches(cp, n, batch_size, seed, dev, 'CPSample')
+    return torch.cat([x for x, _ in xs]).cpu(), torch.cat([tr.fired for _, tr in xs])
+
 def stage_sample(out: Path, results: dict, unet, scheduler, classifier, *, n: int, steps: int,
                  alpha: float, scale: float, tau: float = 1e-3, seed: int = 0, batch_size: int = 500):
     "Sample `n` images with plain DDIM and with CPSample from the same noise; record times, overhead and firing."
-    def run(fn, **kw):
-        xs, t0 = [], time.perf_counter()
-        for i in tqdm(range(0, n, batch_size), desc=kw.pop('desc'), leave=False):
-            g = torch.Generator(unet.device if hasattr(unet, 'device') else 'cpu').manual_seed(seed + i)
-            xs.append(fn(batch_size=min(batch_size, n - i), num_inference_steps=steps, generator=g, **kw))
-        return xs, time.perf_counter() - t0
-    ddim, t_ddim = run(lambda **kw: plain_ddim(unet, scheduler, **kw), desc='plain DDIM')
-    cp, t_cp = run(lambda **kw: cpsample(unet, scheduler, classifier, alpha=alpha, scale=scale, tau=tau, return_trace=True, **kw), desc='CPSample')
-    x_ddim, x_cp = torch.cat(ddim).cpu(), torch.cat([x for x, _ in cp]).cpu()
-    fired = torch.cat([tr.fired for _, tr in cp])
+    kw = dict(n=n, steps=steps, seed=seed, batch_size=batch_size)
+    t0 = time.perf_counter(); x_ddim, _ = draw_samples(unet, scheduler, **kw); t_ddim = time.perf_counter() - t0
+    t0 = time.perf_counter(); x_cp, fired = draw_samples(unet, scheduler, classifier, alpha=alpha, scale=scale, tau=tau, **kw)
+    t_cp = time.perf_counter() - t0
     save_grid(x_ddim[:50], out / 'samples_ddim.png', zoom=4); save_grid(x_cp[:50], out / 'samples_cpsample.png', zoom=4)
     results['sampling'] = {'n_samples': n, 'num_inference_steps': steps, 'alpha': alpha, 'scale': scale, 'tau': tau,
                            'seconds_ddim': t_ddim, 'seconds_cpsample': t_cp, 'overhead_ratio': t_cp / t_ddim,
@@ -221,6 +273,35 @@ DEMO_SETTINGS = {'n_samples': 1000, 'steps': 50, 'alpha': 0.5, 'scale': 100.0, '
 QUICK_SETTINGS = DEMO_SETTINGS | {'n_samples': 64, 'steps': 20}
 QUICK_SWEEP = {'alphas': (0.1, 0.5), 'scales': (10.0, 100.0), 'n': 16}
 
+def demo_settings(quick: bool = False,  # start from QUICK_SETTINGS instead of DEMO_SETTINGS
+                  size: int = DEFAULT_SIZE,  # image resolution (the shipped models are 16x16)
+                  **overrides,  # any of DEMO_SETTINGS' keys; None keeps the default
+                 ) -> dict:
+    "The demo's settings with `overrides` applied, every one checked (a clear ValueError before anything is written)."
+    if not isinstance(size, int) or size < 1: raise ValueError(f"size must be a positive integer, got {size!r}")
+    cfg = (QUICK_SETTINGS if quick else DEMO_SETTINGS) | {k: v for k, v in overrides.items() if v is not None}
+    if set(cfg) - set(DEMO_SETTINGS): raise ValueError(f"unknown demo settings {sorted(set(cfg) - set(DEMO_SETTINGS))}; allowed: {sorted(DEMO_SETTINGS)}")
+    if size != DEFAULT_SIZE: raise ValueError(f"the shipped models are {DEFAULT_SIZE}x{DEFAULT_SIZE}; size={size} would need retrained models (cpsample train-denoiser / train-classifier)")
+    if not isinstance(cfg['n_samples'], int) or cfg['n_samples'] < 2: raise ValueError(f"n_samples must be an integer of at least 2, got {cfg['n_samples']!r}")
+    check_cpsample_args(DDIMScheduler(num_train_timesteps=1000), batch_size=cfg['n_samples'], num_inference_steps=cfg['steps'],
+                        alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'], eta=0.0)
+    return cfg
+
+def demo_meta(quick: bool, seed: int, device) -> dict:
+    "What ran where: package, torch and Python versions, start time, seed, device."
+    return {'version': cpsample_nb.__version__, 'started': time.strftime('%Y-%m-%d %H:%M:%S'), 'quick': quick, 'seed': seed,
+            'device': str(device), 'torch': torch.__version__, 'python': platform.python_version()}
+
+def stage_models(out: Path, results: dict, denoiser=None, classifier=None, retrain: bool = False, device: str = 'cpu'):
+    "Load (or, with `retrain`, first retrain into out/models) the denoiser and classifier; record them in `results`."
+    dfold, cfold = retrain_shipped(out / 'models', device) if retrain else (denoiser, classifier)
+    den, clf, man = choose_models(dfold, cfold, device)
+    results['models'] = {'denoiser': str(dfold or 'shipped: cpsample_nb/assets/denoiser_faces16'),
+                         'classifier': str(cfold or 'shipped: cpsample_nb/assets/classifier_faces16'),
+                         'denoiser_parameters': count_parameters(den.unet), 'classifier_parameters': count_parameters(clf),
+                         'denoiser_steps': den.manifest['steps'], 'classifier_steps': man['steps']}
+    return den, clf
+
 def run_demo(out='outputs/demo',  # output folder (created)
              quick: bool = False,  # small, fast settings for CI
              size: int = DEFAULT_SIZE,  # image resolution
@@ -232,48 +313,180 @@ def run_demo(out='outputs/demo',  # output folder (created)
              **overrides,  # any of DEMO_SETTINGS' keys
             ) -> dict:
     "Run the CPSample demo on the LFW faces and write results.json, report.md and PNG figures to `out`."
-    if not isinstance(size, int) or size < 1: raise ValueError(f"size must be a positive integer, got {size!r}")
-    cfg = (QUICK_SETTINGS if quick else DEMO_SETTINGS) | {k: v for k, v in overrides.items() if v is not None}
-    if set(cfg) - set(DEMO_SETTINGS): raise ValueError(f"unknown demo settings {sorted(set(cfg) - set(DEMO_SETTINGS))}; allowed: {sorted(DEMO_SETTINGS)}")
-    if size != DEFAULT_SIZE: raise ValueError(f"the shipped models are {DEFAULT_SIZE}x{DEFAULT_SIZE}; size={size} would need retrained models (cpsample train-denoiser / train-classifier)")
-    if not isinstance(cfg['n_samples'], int) or cfg['n_samples'] < 2: raise ValueError(f"n_samples must be an integer of at least 2, got {cfg['n_samples']!r}")
-    check_cpsample_args(DDIMScheduler(num_train_timesteps=1000), batch_size=cfg['n_samples'], num_inference_steps=cfg['steps'],
-                        alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'], eta=0.0)  # bad settings fail before anything is written
+    cfg = demo_settings(quick, size, **overrides)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    results = {'meta': {'version': cpsample_nb.__version__, 'started': time.strftime('%Y-%m-%d %H:%M:%S'),
-                        'quick': quick, 'seed': seed, 'device': str(device), 'torch': torch.__version__,
-                        'python': platform.python_version()}}
-    results['settings'] = dict(cfg)
-    st = {}
-    def models():
-        dfold, cfold = retrain_shipped(out / 'models', device) if retrain else (denoiser, classifier)
-        st['den'], st['clf'], man = choose_models(dfold, cfold, device)
-        results['models'] = {'denoiser': str(dfold or 'shipped: cpsample_nb/assets/denoiser_faces16'),
-                             'classifier': str(cfold or 'shipped: cpsample_nb/assets/classifier_faces16'),
-                             'denoiser_parameters': count_parameters(st['den'].unet), 'classifier_parameters': count_parameters(st['clf']),
-                             'denoiser_steps': st['den'].manifest['steps'], 'classifier_steps': man['steps']}
-    def data():
-        d = st['den'].manifest['data']
-        st['sets'] = stage_data(out, results, size=size, n_protected=d['n'], seed=d['subset_seed'])
-    def sample():
-        d = st['den']
-        st['x'] = stage_sample(out, results, d.unet, d.scheduler, st['clf'], n=cfg['n_samples'], steps=cfg['steps'],
-                               alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'], seed=seed)
-    def evaluate():
-        d = st['den']
-        stage_evaluate(out, results, st['sets'], *st['x'], d.unet, d.scheduler, st['clf'],
-                       alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'], mia_t=cfg['mia_t'], seed=seed)
-    def grid():
-        d = st['den']
-        stage_sweep(out, results, st['sets'], d.unet, d.scheduler, st['clf'], steps=cfg['steps'], tau=cfg['tau'], seed=seed,
-                    **(QUICK_SWEEP if quick else SWEEP_GRID))
-    stages = [('models', models), ('data', data), ('sample', sample), ('evaluate', evaluate)] + ([('sweep', grid)] if cfg['sweep'] else [])
-    with tqdm(stages, desc='demo', unit='stage') as bar:
-        for name, fn in bar:
-            bar.set_postfix_str(name)
-            fn()
+    t0, results = time.time(), {'meta': demo_meta(quick, seed, device), 'settings': dict(cfg)}
+    guard = dict(alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'])
+    with tqdm(total=4 + bool(cfg['sweep']), desc='demo', unit='stage', disable=None) as bar:
+        den, clf = stage_models(out, results, denoiser, classifier, retrain, device); bar.update()
+        d = den.manifest['data']
+        sets = stage_data(out, results, size=size, n_protected=d['n'], seed=d['subset_seed']); bar.update()
+        x = stage_sample(out, results, den.unet, den.scheduler, clf, n=cfg['n_samples'], steps=cfg['steps'], seed=seed, **guard); bar.update()
+        stage_evaluate(out, results, sets, *x, den.unet, den.scheduler, clf, mia_t=cfg['mia_t'], seed=seed, **guard); bar.update()
+        if cfg['sweep']:
+            stage_sweep(out, results, sets, den.unet, den.scheduler, clf, steps=cfg['steps'], tau=cfg['tau'], seed=seed,
+                        **(QUICK_SWEEP if quick else SWEEP_GRID)); bar.update()
     results['meta']['wall_time_s'] = time.time() - t0
     write_json(out / 'results.json', results)
     write_report(out, results)
     return results
+
+# %% ../nbs/08_experiments.ipynb #8d6b38f0
+def save_samples(x: torch.Tensor,  # (N, C, H, W) samples in [-1, 1]
+                 path,  # the .safetensors file to write; the PNG grid goes beside it (same name, .png)
+                 meta: dict | None = None,  # settings to record (stored as strings in the file's metadata)
+                ) -> Path:
+    "Write samples to safetensors (key `images`) and a PNG grid of the first 100, each atomically."
+    from safetensors.torch import save_file
+    path = Path(path)
+    if path.suffix != '.safetensors': raise ValueError(f"the samples file must end in .safetensors, got {path.name!r}")
+    _check_samples(x, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.tmp')
+    save_file({'images': x.detach().float().cpu().contiguous()}, str(tmp), metadata={k: str(v) for k, v in (meta or {}).items()})
+    save_grid(x[:100], path.with_suffix('.png'), zoom=4)
+    tmp.replace(path)
+    return path
+
+def _check_samples(x, path) -> torch.Tensor:
+    if not torch.is_tensor(x) or x.ndim != 4: raise ValueError(f"{path}: images must be an (N, C, H, W) tensor, got shape {tuple(getattr(x, 'shape', ()))}")
+    if len(x) == 0 or x.shape[1] not in (1, 3): raise ValueError(f"{path}: images must be N >= 1 images of 1 or 3 channels, got shape {tuple(x.shape)}")
+    if not x.is_floating_point() or x.isnan().any() or x.min() < -1.001 or x.max() > 1.001:
+        raise ValueError(f"{path}: images must be floats in [-1, 1], got {x.dtype} in [{x.min().item():.3g}, {x.max().item():.3g}]")
+    return x
+
+def load_samples(path) -> tuple[torch.Tensor, dict]:
+    "Read a samples file (safetensors with an (N, C, H, W) `images` tensor in [-1, 1]): (images, metadata)."
+    from safetensors import safe_open
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"samples file {path} does not exist")
+    try:
+        with safe_open(str(path), 'pt') as f: keys, meta = list(f.keys()), f.metadata() or {}; x = f.get_tensor('images') if 'images' in keys else None
+    except Exception as e: raise ValueError(f"{path} is not a safetensors file ({str(e)[:100]})") from e
+    if x is None: raise ValueError(f"{path} holds no 'images' tensor (it has {keys}); write samples with `cpsample sample`")
+    return _check_samples(x, path).float(), meta
+
+# %% ../nbs/08_experiments.ipynb #ea15d1da
+def add_sample_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "Options of `cpsample sample`."
+    p.add_argument('--model', required=True, help="denoiser: a train-denoiser model folder (OUT/model) or a shipped name ('faces')")
+    p.add_argument('--classifier', default=None, help="random-label classifier folder or shipped name: sample with CPSample (default: plain DDIM)")
+    p.add_argument('--alpha', type=float, default=DEMO_SETTINGS['alpha'], help='CPSample tolerance in (0, 0.5] (default: %(default)s)')
+    p.add_argument('--scale', type=float, default=DEMO_SETTINGS['scale'], help='CPSample guidance scale s >= 0 (default: %(default)s)')
+    p.add_argument('--tau', type=float, default=DEMO_SETTINGS['tau'], help="App. D's offset (default: %(default)s)")
+    p.add_argument('--n', type=int, required=True, help='number of samples')
+    p.add_argument('--steps', type=int, default=DEMO_SETTINGS['steps'], help='DDIM steps (default: %(default)s)')
+    p.add_argument('--seed', type=int, default=0, help='batch i is seeded with seed + i (default: %(default)s)')
+    p.add_argument('--batch-size', type=int, default=500, help='images per batch (default: %(default)s, as the demo)')
+    p.add_argument('--out', required=True, help='samples file to write (.safetensors); a PNG grid goes beside it')
+    p.add_argument('--device', default='cpu', help="torch device (default: %(default)s)")
+    p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    return p
+
+def run_sample(args) -> Path:
+    "`cpsample sample`: samples from a denoiser (CPSample with --classifier, plain DDIM without), written by `save_samples`."
+    if Path(args.out).suffix != '.safetensors': raise ValueError(f"--out must be a .safetensors file, got {args.out!r}")
+    if args.batch_size < 1: raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    check_cpsample_args(DDIMScheduler(num_train_timesteps=1000), batch_size=args.n, num_inference_steps=args.steps,
+                        alpha=args.alpha, scale=args.scale, tau=args.tau, eta=0.0)
+    if args.threads: torch.set_num_threads(args.threads)
+    den, clf, _ = load_models(args.model, args.classifier, args.device)
+    t0 = time.perf_counter()
+    x, fired = draw_samples(den.unet, den.scheduler, clf, n=args.n, steps=args.steps, alpha=args.alpha, scale=args.scale,
+                            tau=args.tau, seed=args.seed, batch_size=args.batch_size)
+    meta = {'sampler': 'cpsample' if clf is not None else 'ddim', 'model': args.model, 'classifier': args.classifier,
+            'data': den.manifest['data']['name'], 'n': args.n, 'steps': args.steps, 'seed': args.seed, 'batch_size': args.batch_size,
+            'seconds': round(time.perf_counter() - t0, 2), 'cpsample_nb': cpsample_nb.__version__}
+    if clf is not None: meta |= {'alpha': args.alpha, 'scale': args.scale, 'tau': args.tau, 'fired_share': fired.float().mean().item()}
+    path = save_samples(x, args.out, meta)
+    print(f"wrote {len(x)} {meta['sampler']} samples {tuple(x.shape[1:])} to {path} and {path.with_suffix('.png')}")
+    return path
+
+# %% ../nbs/08_experiments.ipynb #0de376f5
+@contextlib.contextmanager
+def staged_folder(out):
+    "Yield a fresh temporary folder beside `out` that becomes `out` only if the block succeeds (a failed run leaves nothing)."
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / 'evaluation.json').exists())):
+        raise ValueError(f"{out} exists and is not an earlier evaluation: choose a new --out folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f'.{out.name}.tmp-{os.getpid()}'
+    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
+    try:
+        yield tmp
+        if out.exists(): shutil.rmtree(out)
+        tmp.rename(out)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+
+# %% ../nbs/08_experiments.ipynb #7980deda
+def _denoiser_manifest(name: str, model=None) -> dict:
+    "The manifest naming the protected subset: `model`'s (a folder or shipped name), else the shipped model of that data set's."
+    folder = ASSETS / SHIPPED[str(model or name)] if str(model or name) in SHIPPED else Path(model) if model else None
+    if folder is None: raise ValueError(f"no shipped denoiser was trained on {name!r}: pass --model DIR, the denoiser whose protected subset the samples are measured against")
+    if not (folder / 'manifest.json').exists(): raise FileNotFoundError(f"{folder} holds no manifest.json: not a folder written by train-denoiser (OUT/model)")
+    man = json.loads((folder / 'manifest.json').read_text())
+    if man['data']['name'] != name: raise ValueError(f"the denoiser in {folder} was trained on {man['data']['name']!r}, not {name!r}")
+    return man
+
+def _quality(reference: torch.Tensor, name: str):
+    "The quality measure against `reference`: fd_fmnist_classifier for Fashion-MNIST when it ships, else the pixel-PCA Frechet distance."
+    if name == 'fashion':
+        from cpsample_nb.evaluation import QUALITY_ASSET, fd_fmnist_classifier, load_quality_classifier
+        if (ASSETS / QUALITY_ASSET / 'manifest.json').exists(): return fd_fmnist_classifier(reference, load_quality_classifier()[0])
+    return FrechetDistance.pixel_pca(reference, min(32, len(reference) - 1, reference[0].numel()))
+
+def evaluation_sets(train: str,  # 'faces', 'digits', 'fashion' or a folder of images
+                    size: int, channels: int,  # the samples' resolution and channels
+                    model=None,  # the denoiser whose manifest names the protected subset (default: the shipped one)
+                    heldout=None,  # for a folder: a folder of held-out images
+                   ) -> dict:
+    "What samples are measured against: protected images, held-out images (or None), quality measure, and a description."
+    if train not in ('faces', 'digits', 'fashion'):
+        if not Path(train).is_dir(): raise ValueError(f"--train must be faces, digits, fashion or a folder of images; {train!r} is none of these")
+        prot = load_image_folder(train, size, channels)
+        held = load_image_folder(heldout, size, channels) if heldout else None
+        return {'train': prot, 'heldout': held, 'quality': _quality(prot, train), 'about': f"{len(prot)} images of {train}"}
+    man = _denoiser_manifest(train, model)
+    full, idx = training_images(train, size), torch.tensor(man['data']['indices'])
+    if full.shape[1] != channels: raise ValueError(f"the samples have {channels} channel(s), the {train} images {full.shape[1]}")
+    rest = torch.ones(len(full), dtype=torch.bool); rest[idx] = False
+    held = load_fashion_mnist('test', size)[0] if train == 'fashion' else full[rest]
+    about = f"{len(idx)} protected {train} images (the denoiser manifest's subset), {len(held)} held-out"
+    return {'train': full[idx], 'heldout': held if len(held) else None, 'quality': _quality(held if train == 'fashion' else full, train), 'about': about}
+
+# %% ../nbs/08_experiments.ipynb #b070d9cf
+def add_evaluate_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "Options of `cpsample evaluate`."
+    p.add_argument('--samples', required=True, help='samples file written by `cpsample sample` (.safetensors, key images)')
+    p.add_argument('--train', required=True, help="what the model protects: faces, digits, fashion, or a folder of images")
+    p.add_argument('--out', required=True, help='folder for evaluation.json, report.md and the figures (written atomically)')
+    p.add_argument('--baseline', default=None, help='another samples file (e.g. plain DDIM from the same noise): chi-square test against it')
+    p.add_argument('--model', default=None, help='denoiser folder whose manifest names the protected subset (default: the shipped one)')
+    p.add_argument('--heldout', default=None, help='with --train FOLDER: a folder of held-out images for the baseline share')
+    p.add_argument('--thresholds', type=float, nargs='+', default=[0.95, 0.97], help='replication thresholds (default: 0.95 0.97)')
+    return p
+
+def _name(path, meta: dict, other: str | None = None) -> str:
+    name = meta.get('sampler') or Path(path).stem
+    return Path(path).stem if name == other else name
+
+def run_evaluate(args) -> dict:
+    "`cpsample evaluate`: replication (with the held-out share), chi-square against --baseline, quality and figures, in --out."
+    x, meta = load_samples(args.samples)
+    gen = {}
+    if args.baseline:
+        xb, mb = load_samples(args.baseline)
+        if xb.shape[1:] != x.shape[1:]: raise ValueError(f"the baseline's images are {tuple(xb.shape[1:])}, the samples' {tuple(x.shape[1:])}")
+        gen[_name(args.baseline, mb)] = xb
+    gen[_name(args.samples, meta, next(iter(gen), None))] = x
+    sets = evaluation_sets(args.train, x.shape[-1], x.shape[1], args.model, args.heldout)
+    with staged_folder(args.out) as tmp:
+        ev = evaluate_samples(gen, sets['train'], sets['heldout'], args.thresholds, quality=sets['quality'], out=tmp)
+        ev.figures = {k: Path(v).name for k, v in ev.figures.items()}
+        res = {'samples': str(args.samples), 'baseline': args.baseline, 'train': args.train, 'against': sets['about'],
+               'samples_metadata': meta, 'summary': {f't{t}': ev.summary(t, list(gen)[-1]) for t in ev.thresholds}, 'evaluation': ev.to_dict()}
+        write_json(tmp / 'evaluation.json', res)
+        (tmp / 'report.md').write_text(f"# cpsample evaluate\n\n{args.samples} against {sets['about']}.\n\n{ev._repr_markdown_()}\n\n"
+                                       + ''.join(f"![{k}]({v})\n" for k, v in ev.figures.items()))
+    print(ev); print(f"wrote {args.out}/evaluation.json, report.md and figures")
+    return res

@@ -13,6 +13,8 @@ import torch
 from diffusers import DDIMScheduler, DiffusionPipeline, ImagePipelineOutput
 from diffusers.utils.torch_utils import randn_tensor
 
+from .theory import ddim_loop
+
 # %% auto #0
 __all__ = ['cp_targets', 'class_probs', 'log_prob_tau', 'Guidance', 'cp_guidance', 'guided_eps', 'cp_step', 'check_cpsample_args',
            'dry_run', 'CPSampleTrace', 'cpsample', 'plot_trace', 'plain_ddim', 'RejectionResult', 'rejection_sample',
@@ -243,17 +245,18 @@ def _check_classes(unet, class_labels, n, guidance_scale, null_class, device) ->
 
 # %% ../nbs/03_sampler.ipynb #690f2c28
 def _loop(unet, ddim, x, classifier, *, alpha, scale, tau, eta, generator, cond, progress_bar, use_clipped_model_output=None):
-    "The DDIM loop with CPSample's eps; returns the final x and the per-step `Guidance` list."
-    guidances, guided, cdtype = [], None, _model_dtype(classifier, x.dtype)
-    for t in progress_bar(ddim.timesteps):
+    "`theory.ddim_loop` with CPSample's eps and `cp_step`; returns the final x and the per-step `Guidance` list."
+    guidances, cdtype = [], _model_dtype(classifier, x.dtype)
+    def eps_fn(x, t):
         with torch.no_grad(): eps = _eps(unet, x, t, **cond)
-        if classifier is not None:
-            g = cp_guidance(classifier, x, t, alpha, tau, with_grad=scale > 0, dtype=cdtype)
-            eps = guided_eps(eps, g, ddim.alphas_cumprod[int(t)].item(), scale)
-            guided = g.pushed if scale > 0 else None
-            guidances.append(g)
-        with torch.no_grad(): x = cp_step(ddim, eps, t, x, guided, eta=eta, generator=generator, use_clipped_model_output=use_clipped_model_output)
-    return x.clamp(-1, 1), guidances
+        if classifier is None: return eps
+        g = cp_guidance(classifier, x, t, alpha, tau, with_grad=scale > 0, dtype=cdtype)
+        guidances.append(g)
+        return guided_eps(eps, g, ddim.alphas_cumprod[int(t)].item(), scale)
+    def step(eps, t, x):
+        guided = guidances[-1].pushed if guidances and scale > 0 else None
+        with torch.no_grad(): return cp_step(ddim, eps, t, x, guided, eta=eta, generator=generator, use_clipped_model_output=use_clipped_model_output)
+    return ddim_loop(ddim, x, eps_fn, step, progress_bar=progress_bar).clamp(-1, 1), guidances
 
 def cpsample(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
              scheduler,  # diffusers scheduler (DDIMScheduler; its config is used, it is not modified)

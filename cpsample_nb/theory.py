@@ -15,8 +15,8 @@ from diffusers.models.unets.unet_2d import UNet2DOutput
 from .data import nn_cosine
 
 # %% auto #0
-__all__ = ['EmpiricalDenoiser', 'sample_shape', 'ddim_sample', 'replication_rate', 'prob_y1', 'grad_norms', 'ball_points',
-           'Lemma1Check', 'nearest_distance', 'lemma1_check']
+__all__ = ['EmpiricalDenoiser', 'sample_shape', 'ddim_loop', 'ddim_sample', 'replication_rate', 'prob_y1', 'grad_norms',
+           'ball_points', 'Lemma1Check', 'nearest_distance', 'lemma1_check']
 
 # %% ../nbs/01_theory.ipynb #cca4f9f1
 class EmpiricalDenoiser(nn.Module):
@@ -74,6 +74,18 @@ def sample_shape(unet) -> tuple:
     h, w = (s, s) if isinstance(s, int) else tuple(s)
     return (cfg.in_channels, h, w)
 
+def ddim_loop(ddim: DDIMScheduler,  # the sampling scheduler, after `set_timesteps`
+              x: torch.Tensor,  # x_T, (N, C, H, W)
+              eps_fn,  # (x_t, t) -> eps at x_t
+              step=None,  # (eps, t, x_t) -> x_{t-1}; default `ddim.step(...).prev_sample`
+              *, eta: float = 0.0, generator=None,  # for the default step
+              progress_bar=None,  # wraps the timestep iterator (e.g. tqdm)
+             ) -> torch.Tensor:
+    "DDIM from x_T to x_0: one `step` on `eps_fn(x_t, t)` per timestep of `ddim` (the package's only DDIM loop)."
+    step = step or (lambda eps, t, x: ddim.step(eps, t, x, eta=eta, generator=generator).prev_sample)
+    for t in (progress_bar or iter)(ddim.timesteps): x = step(eps_fn(x, t), t, x)
+    return x
+
 @torch.no_grad()
 def ddim_sample(unet,  # unet-like callable (x_t, t) -> eps (tensor or output with `.sample`)
                 scheduler,  # any diffusers scheduler; its config builds the DDIMScheduler
@@ -90,12 +102,8 @@ def ddim_sample(unet,  # unet-like callable (x_t, t) -> eps (tensor or output wi
     ddim.set_timesteps(num_inference_steps)
     device = device or getattr(unet, 'device', 'cpu')
     x = torch.randn((n, *sample_shape(unet)), generator=generator).to(device) * ddim.init_noise_sigma
-    out = []
-    for xb in x.split(batch_size):
-        for t in ddim.timesteps:
-            xb = ddim.step(_eps_of(unet, xb, t), t, xb, eta=eta, generator=generator).prev_sample
-        out.append(xb)
-    return torch.cat(out)
+    eps_fn = lambda xb, t: _eps_of(unet, xb, t)
+    return torch.cat([ddim_loop(ddim, xb, eps_fn, eta=eta, generator=generator) for xb in x.split(batch_size)])
 
 # %% ../nbs/01_theory.ipynb #0d3984a1
 def replication_rate(samples: torch.Tensor,  # generated images (N, C, H, W)

@@ -44,3 +44,65 @@ def test_demo_bad_alpha_is_a_clear_error(tmp_path):
     r = run('demo', '--quick', '--alpha', '0.9', '--out', str(tmp_path / 'x'))
     assert r.returncode == 1 and 'alpha must be in (0, 0.5]' in r.stderr
     assert not (tmp_path / 'x').exists()
+
+
+def test_sample_and_evaluate_have_help():
+    for cmd, flags in (('sample', ('--model', '--classifier', '--alpha', '--scale', '--n', '--out')),
+                       ('evaluate', ('--samples', '--train', '--baseline', '--out'))):
+        r = run(cmd, '--help')
+        assert r.returncode == 0 and all(f in r.stdout for f in flags), r.stdout
+
+
+def test_sample_then_evaluate_on_the_shipped_faces_model(tmp_path):
+    common = ['--model', 'faces', '--n', '6', '--steps', '3', '--batch-size', '4', '--threads', '1']
+    r = run('sample', *common, '--classifier', 'faces', '--out', str(tmp_path / 'cp.safetensors'))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert run('sample', *common, '--out', str(tmp_path / 'ddim.safetensors')).returncode == 0
+    from safetensors.torch import load_file
+    x = load_file(str(tmp_path / 'cp.safetensors'))['images']
+    assert x.shape == (6, 1, 16, 16) and x.min() >= -1 and x.max() <= 1
+    assert (tmp_path / 'cp.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    out = tmp_path / 'ev'
+    r = run('evaluate', '--samples', str(tmp_path / 'cp.safetensors'), '--baseline', str(tmp_path / 'ddim.safetensors'),
+            '--train', 'faces', '--out', str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((out / 'evaluation.json').read_text())
+    s = res['summary']['t0.95']
+    assert {'replication_ddim', 'replication_cpsample', 'replication_heldout', 'chi2_p_value', 'quality_cpsample'} <= set(s)
+    assert res['against'].startswith('50 protected faces images')
+    assert (out / 'similarity_hist.png').exists() and (out / 'most_similar_pairs.png').exists() and (out / 'report.md').exists()
+
+
+def _one_error_line(r, code=1):
+    lines = r.stderr.strip().splitlines()
+    return r.returncode == code and len(lines) == 1 and 'error:' in lines[0] and 'Traceback' not in r.stderr
+
+
+def test_sample_and_evaluate_bad_input_is_one_clear_line_and_writes_nothing(tmp_path):
+    from safetensors.torch import save_file
+    import torch
+    save_file({'images': torch.zeros(4, 16, 16)}, str(tmp_path / 'flat.safetensors'))
+    (tmp_path / 'junk.safetensors').write_text('junk')
+    cases = [
+        (('sample', '--model', 'faces', '--n', '2', '--alpha', '0.9', '--out', str(tmp_path / 's.safetensors')), 'alpha must be in (0, 0.5]'),
+        (('sample', '--model', str(tmp_path / 'nomodel'), '--n', '2', '--out', str(tmp_path / 's.safetensors')), 'no manifest.json'),
+        (('sample', '--model', 'faces', '--n', '2', '--out', str(tmp_path / 's.npy')), 'must be a .safetensors file'),
+        (('evaluate', '--samples', str(tmp_path / 'none.safetensors'), '--train', 'faces', '--out', str(tmp_path / 'ev')), 'does not exist'),
+        (('evaluate', '--samples', str(tmp_path / 'flat.safetensors'), '--train', 'faces', '--out', str(tmp_path / 'ev')), '(N, C, H, W)'),
+        (('evaluate', '--samples', str(tmp_path / 'junk.safetensors'), '--train', 'faces', '--out', str(tmp_path / 'ev')), 'not a safetensors file'),
+    ]
+    for args, msg in cases:
+        r = run(*args)
+        assert _one_error_line(r) and msg in r.stderr, (args, r.stderr[-2000:])
+    r = run('sample', '--model', 'faces', '--n', 'many', '--out', str(tmp_path / 's.safetensors'))
+    assert r.returncode == 2 and "invalid int value: 'many'" in r.stderr  # argparse's usage error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['flat.safetensors', 'junk.safetensors']  # nothing written
+
+
+def test_evaluate_failing_late_leaves_no_output_folder(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+    save_file({'images': torch.zeros(4, 3, 16, 16)}, str(tmp_path / 'rgb.safetensors'))  # faces are grey: fails after loading
+    r = run('evaluate', '--samples', str(tmp_path / 'rgb.safetensors'), '--train', 'faces', '--out', str(tmp_path / 'ev'))
+    assert _one_error_line(r) and 'channel' in r.stderr, r.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['rgb.safetensors']
