@@ -17,7 +17,8 @@ from PIL import Image, UnidentifiedImageError
 # %% auto #0
 __all__ = ['DEFAULT_SIZE', 'FASHION_DIR', 'FASHION_CLASSES', 'IMAGE_SUFFIXES', 'resize', 'load_faces', 'load_nonfaces',
            'load_digits', 'read_idx', 'fashion_mnist_file', 'load_fashion_mnist', 'load_image_folder', 'write_json',
-           'ProtectedSubset', 'protected_subset', 'to_image', 'show_grid', 'save_grid', 'pixel_features', 'nn_cosine']
+           'ProtectedSubset', 'protected_subset', 'to_image', 'show_grid', 'save_grid', 'pixel_features', 'nn_cosine',
+           'heldout_threshold']
 
 # %% ../nbs/00_data.ipynb #1cc77d7a
 def resize(images: torch.Tensor,  # (N, C, H, W) float images
@@ -263,9 +264,21 @@ def nn_cosine(queries: torch.Tensor,  # (N, C, H, W) images
               return_index: bool = False,  # also return the index of each query's nearest reference image
              ):
     "Cosine similarity (pixel features) of each query to its nearest reference image (and, optionally, that image's index)."
-    sims = pixel_features(queries) @ pixel_features(reference).T
-    if exclude_self:
-        if len(queries) != len(reference): raise ValueError("exclude_self needs queries and reference to be the same set")
-        sims.fill_diagonal_(-2.0)
-    best = sims.max(1)
-    return (best.values, best.indices) if return_index else best.values
+    if exclude_self and len(queries) != len(reference): raise ValueError("exclude_self needs queries and reference to be the same set")
+    q, r, vals, idx = pixel_features(queries), pixel_features(reference), [], []
+    for start in range(0, len(q), 1024):  # blocks of queries keep memory at 1024 x M
+        sims = q[start:start + 1024] @ r.T
+        if exclude_self: sims[torch.arange(len(sims)), torch.arange(start, start + len(sims))] = -2.0
+        best = sims.max(1); vals.append(best.values); idx.append(best.indices)
+    vals, idx = torch.cat(vals), torch.cat(idx)
+    return (vals, idx) if return_index else vals
+
+# %% ../nbs/00_data.ipynb #7f063f25
+def heldout_threshold(protected: torch.Tensor,  # (n, C, H, W) the protected (training) images
+                      heldout: torch.Tensor,  # (m, C, H, W) real images that were not trained on
+                      q: float = 0.999,  # share of held-out images that must fall at or below the threshold
+                     ) -> float:
+    "The q-quantile of held-out images' nearest-neighbour pixel cosine to `protected`: a data-calibrated copy threshold."
+    if not 0 < q < 1: raise ValueError(f"q must be in (0, 1), got {q}")
+    if len(heldout) < 2: raise ValueError(f"need at least 2 held-out images to calibrate a threshold, got {len(heldout)}")
+    return float(torch.quantile(nn_cosine(heldout, protected).double(), q))

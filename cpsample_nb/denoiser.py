@@ -19,13 +19,13 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from .data import (ProtectedSubset, load_digits, load_faces, load_fashion_mnist, load_image_folder, nn_cosine,
-                               protected_subset, write_json)
+                               protected_subset, write_json, heldout_threshold)
 from .theory import ddim_sample, replication_rate
 
 # %% auto #0
 __all__ = ['DATA_NAMES', 'SHIPPED', 'make_unet', 'training_images', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint',
            'TrainConfig', 'train_denoiser', 'export_denoiser', 'Denoiser', 'load_denoiser', 'load_shipped_denoiser',
-           'add_train_denoiser_args', 'plot_replication', 'evaluate_replication', 'initial_unet',
+           'add_train_denoiser_args', 'plot_replication', 'evaluate_replication', 'initial_unet', 'heldout_images',
            'train_denoiser_command', 'run_train_denoiser']
 
 # %% ../nbs/04_denoiser.ipynb #6ab50a0c
@@ -104,14 +104,16 @@ class TrainConfig:
     log_every: int = 250  # steps between replication-rate measurements and checkpoints
     n_eval: int = 100  # DDIM samples per measurement
     eval_steps: int = 50  # DDIM steps per measurement
+    threshold: float | None = None  # a data-calibrated copy threshold (`heldout_threshold`) to log beside 0.95 / 0.97
 
 def _measure(ema, unet, scheduler, images, cfg: TrainConfig, step: int) -> dict:
     model = UNet2DModel.from_config(unet.config).to(images.device); ema.copy_to(model.parameters())
     g = torch.Generator().manual_seed(cfg.seed + 1)
     s = ddim_sample(model.eval(), scheduler, cfg.n_eval, cfg.eval_steps, generator=g)
     cos = nn_cosine(s, images)
+    thr = {'rep_thr': (cos > cfg.threshold).float().mean().item()} if cfg.threshold is not None else {}
     return {'step': step, 'rep95': (cos > 0.95).float().mean().item(), 'rep97': (cos > 0.97).float().mean().item(),
-            'nn_cos_mean': cos.mean().item()}
+            'nn_cos_mean': cos.mean().item(), **thr}
 
 def _batch_loss(unet, scheduler, images, cfg, gen):
     idx = torch.randint(len(images), (cfg.batch_size,), generator=gen)
@@ -232,6 +234,7 @@ def add_train_denoiser_args(p: argparse.ArgumentParser) -> argparse.ArgumentPars
     p.add_argument('--n-final', type=int, default=1000, help='DDIM samples for the final measurement (0: skip it)')
     p.add_argument('--final-steps', type=int, default=50, help='DDIM steps for the final measurement')
     p.add_argument('--block-out-channels', default='32,64,64', help='UNet channels per level')
+    p.add_argument('--threshold-q', type=float, default=0.999, help='copy threshold: this quantile of held-out images\' nearest cosine to the subset')
     p.add_argument('--init', default=None, help='start from the weights of this train-denoiser model folder (OUT/model): fine-tuning')
     p.add_argument('--no-resume', action='store_true', help='start afresh even if DIR holds a checkpoint')
     p.add_argument('--device', default='cpu')
@@ -251,13 +254,15 @@ def plot_replication(log: list, path) -> Path:
     return Path(path)
 
 # %% ../nbs/04_denoiser.ipynb #bc87b753
-def evaluate_replication(unet, scheduler, images, n: int = 1000, steps: int = 50, seed: int = 0) -> dict:
-    "Share of `n` DDIM samples whose nearest image in `images` has pixel cosine above 0.95 and 0.97."
+def evaluate_replication(unet, scheduler, images, n: int = 1000, steps: int = 50, seed: int = 0, threshold: float | None = None) -> dict:
+    "Share of `n` DDIM samples whose nearest image in `images` has pixel cosine above 0.95 and 0.97 (and `threshold`)."
     s = ddim_sample(unet, scheduler, n, steps, generator=torch.Generator().manual_seed(seed))
     cos, idx = nn_cosine(s, images, return_index=True)
     return {'n_samples': n, 'ddim_steps': steps, 'seed': seed, 'feature_space': 'pixels, centred and L2-normalised',
             'rep95': (cos > 0.95).float().mean().item(), 'rep97': (cos > 0.97).float().mean().item(),
-            'nn_cos_mean': cos.mean().item(), 'distinct_train_images_copied': len(set(idx[cos > 0.95].tolist()))}
+            'nn_cos_mean': cos.mean().item(), 'distinct_train_images_copied': len(set(idx[cos > 0.95].tolist())),
+            **({'threshold': threshold, 'rep_thr': (cos > threshold).float().mean().item(),
+                'distinct_copied_thr': len(set(idx[cos > threshold].tolist()))} if threshold is not None else {})}
 
 # %% ../nbs/04_denoiser.ipynb #95cb9270
 def initial_unet(init,  # a model folder written by `export_denoiser` (train-denoiser's OUT/model)
@@ -273,6 +278,17 @@ def initial_unet(init,  # a model folder written by `export_denoiser` (train-den
     m = json.loads((init / 'manifest.json').read_text()) if (init / 'manifest.json').exists() else {}
     keep = ('command', 'steps', 'train_wall_s', 'init')
     return unet, {'folder': str(init), **{k: m.get(k) for k in keep}, 'data': {k: v for k, v in m.get('data', {}).items() if k != 'indices'}}
+
+# %% ../nbs/04_denoiser.ipynb #f4ba8f75
+def heldout_images(data: str,  # the --data name
+                   full: torch.Tensor,  # the full image set the subset was drawn from
+                   sub: ProtectedSubset,  # the protected subset
+                   size: int,  # resolution
+                  ) -> torch.Tensor | None:
+    "Real images not trained on: the Fashion-MNIST test split, else the rest of `full` (None if nothing is left)."
+    if data == 'fashion': return load_fashion_mnist('test', size)[0]
+    rest = torch.ones(len(full), dtype=torch.bool); rest[sub.indices] = False
+    return full[rest] if rest.sum() >= 2 else None
 
 # %% ../nbs/04_denoiser.ipynb #f150eea3
 def train_denoiser_command(args) -> str:
@@ -293,17 +309,20 @@ def run_train_denoiser(args) -> dict:
     sub = protected_subset(full, min(args.n, len(full)), args.subset_seed)
     sub.save(out / 'protected_subset.json')
     images = sub.images.to(args.device)
+    held = heldout_images(args.data, full, sub, images.shape[-1])
+    thr = heldout_threshold(sub.images, held, args.threshold_q) if held is not None else None
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      log_every=args.log_every, n_eval=args.n_eval, eval_steps=args.eval_steps)
+                      log_every=args.log_every, n_eval=args.n_eval, eval_steps=args.eval_steps, threshold=thr)
     boc = tuple(int(c) for c in str(args.block_out_channels).split(','))
     torch.manual_seed(cfg.seed)  # the initial weights are part of the recipe: without this they come from an unseeded RNG
     unet, init = (make_unet(images.shape[-1], images.shape[1], boc), None) if not args.init else initial_unet(args.init, images)
     res = train_denoiser(images, out, cfg, unet=unet, resume=not args.no_resume)
     plot_replication(res['log'], out / 'replication.png')
     model = UNet2DModel.from_config(res['unet'].config).to(args.device); res['ema'].copy_to(model.parameters())
-    final = evaluate_replication(model.eval(), res['scheduler'], images, args.n_final, args.final_steps) if args.n_final else None
+    final = evaluate_replication(model.eval(), res['scheduler'], images, args.n_final, args.final_steps, threshold=thr) if args.n_final else None
     data = {'name': args.data, 'size': images.shape[-1], 'channels': args.channels, 'n': len(sub),
-            'indices': sub.indices.tolist(), 'subset_seed': sub.seed, 'total': sub.total}
+            'indices': sub.indices.tolist(), 'subset_seed': sub.seed, 'total': sub.total,
+            'threshold': thr, 'threshold_q': args.threshold_q, 'n_heldout': None if held is None else len(held)}
     export_denoiser(res, out / 'model', {'data': data, 'config': vars(cfg), 'seed': cfg.seed,
                     'block_out_channels': list(unet.config.block_out_channels), 'init': init, 'final_evaluation': final, 'command': train_denoiser_command(args),
                     'torch': torch.__version__, 'threads': torch.get_num_threads()})
