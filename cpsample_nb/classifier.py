@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import time
 import uuid
@@ -29,10 +30,12 @@ from .data import write_json
 
 # %% auto #0
 __all__ = ['BANDS', 'TimeClassifier', 'count_parameters', 'random_labels', 'check_labels', 'check_images', 'MemorisationReport',
-           'p_true', 'memorisation_report', 'checkpoint_dirs', 'latest_checkpoint', 'save_labels', 'load_labels',
-           'load_classifier', 'save_checkpoint', 'TrainConfig', 'TrainResult', 'draw_timesteps', 'train_classifier',
-           'item_losses', 'class_probs', 'relabel_hard_items', 'plot_memorisation', 'add_train_classifier_args',
-           'load_training_data', 'run_train_classifier', 'main']
+           'p_true', 'memorisation_report', 'parse_bands', 'bands_met', 'checkpoint_dirs', 'latest_checkpoint',
+           'save_labels', 'load_labels', 'load_classifier', 'save_checkpoint', 'TrainConfig', 'TrainResult',
+           'draw_timesteps', 'build_classifier', 'draw_batch', 'classifier_loss', 'TrainingRun', 'start_run',
+           'train_classifier', 'item_losses', 'class_probs', 'relabel_hard_items', 'plot_memorisation',
+           'add_train_classifier_args', 'load_training_data', 'run_train_classifier', 'main', 'posterior_weights',
+           'bayes_ce', 'ce_per_timestep', 'commitment', 'open_range']
 
 # %% ../nbs/02_classifier.ipynb #121955d7
 class TimeClassifier(ModelMixin, ConfigMixin):
@@ -132,7 +135,7 @@ def check_images(images: torch.Tensor,  # protected images (N, C, H, W) in [-1, 
     return images
 
 # %% ../nbs/02_classifier.ipynb #aae622a0
-BANDS = ((0, 100), (100, 300), (300, 600), (600, 1000))
+BANDS = ((0, 100), (100, 200), (200, 300), (300, 400), (400, 600), (600, 1000))
 
 @dataclass
 class MemorisationReport:
@@ -144,11 +147,19 @@ class MemorisationReport:
     kappa: float
     seconds: float = float('nan')  # training wall time when the report was made
 
+    def ce_in(self, lo: int, hi: int) -> float:
+        "Cross-entropy of the band [lo, hi)."
+        for (a, b), c in zip(self.bands, self.ce):
+            if (a, b) == (lo, hi): return c
+        raise KeyError(f"no band [{lo}, {hi}) in {self.bands}")
+
     def ce_below(self, t: int = 100) -> float:
         "Cross-entropy of the band starting at 0 and ending at `t`."
-        for (lo, hi), c in zip(self.bands, self.ce):
-            if lo == 0 and hi == t: return c
-        raise KeyError(f"no band [0, {t}) in {self.bands}")
+        return self.ce_in(0, t)
+
+    def table(self) -> dict:
+        "The band table as a JSON-able dict {'lo-hi': {'ce': ..., 'acc': ...}} (for a report.json)."
+        return {f"{lo}-{hi}": {'ce': c, 'acc': a} for (lo, hi), c, a in zip(self.bands, self.ce, self.acc)}
 
     def __repr__(self):
         rows = [f"step {self.step}: kappa = {self.kappa:.4f}", "  band        CE      acc"]
@@ -202,6 +213,35 @@ def memorisation_report(model: nn.Module,  # a classifier called as model(x_t, t
     kappa = (1 - p_true(model, images, labels, 0, batch_size)).max().item()
     model.train(was_training)
     return MemorisationReport(step, [list(b) for b in bands], ces, accs, kappa)
+
+# %% ../nbs/02_classifier.ipynb #1c9c73a1
+def parse_bands(spec,  # None, a number (the band [0, 100)), {'lo-hi': v}, [(lo, hi, v), ...] or 'lo-hi:v,lo-hi:v'
+                T: int = 1000,  # timesteps are in [0, T)
+                what: str = 'target_ce',  # name used in error messages
+               ) -> list | None:
+    "A band specification as a sorted list of [lo, hi, value] (None stays None)."
+    if spec is None: return None
+    if isinstance(spec, (int, float)) and not isinstance(spec, bool): spec = [(0, 100, spec)]
+    elif isinstance(spec, str):
+        try: spec = {k.strip(): float(v) for k, v in (item.split(':') for item in spec.split(',') if item.strip())}
+        except ValueError: raise ValueError(f"{what}: expected 'lo-hi:value,...' like '0-100:0.05,100-300:0.2', got {spec!r}") from None
+    if isinstance(spec, dict):
+        m = {k: re.fullmatch(r'\s*(\d+)\s*-\s*(\d+)\s*', str(k)) for k in spec}
+        if not all(m.values()): raise ValueError(f"{what}: band names must look like '0-100', got {list(spec)}")
+        spec = [(int(m[k][1]), int(m[k][2]), v) for k, v in spec.items()]
+    rows = sorted([int(r[0]), int(r[1]), float(r[2])] for r in spec) if spec else []
+    if not rows or any(len(r) != 3 for r in rows): raise ValueError(f"{what}: no bands given ({spec!r})")
+    for lo, hi, v in rows:
+        if not 0 <= lo < hi <= T: raise ValueError(f"{what}: band {lo}-{hi} must satisfy 0 <= lo < hi <= {T}")
+        if not v > 0: raise ValueError(f"{what}: the value for band {lo}-{hi} must be positive, got {v}")
+    return rows
+
+def bands_met(report: MemorisationReport,  # a memorisation report
+              targets: list,  # parse_bands output: [lo, hi, max cross-entropy]
+             ) -> bool:
+    "True when the report's cross-entropy is below the target in every named band."
+    have = {tuple(b): c for b, c in zip(report.bands, report.ce)}
+    return all(have.get((lo, hi), math.inf) < v for lo, hi, v in targets)
 
 # %% ../nbs/02_classifier.ipynb #3bd563da
 def _optim_to_flat(opt) -> tuple[dict, list]:
@@ -310,7 +350,8 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints (0: only at the end)
     keep_checkpoints: int = 2  # checkpoints kept on disk
     eval_every: int = 100  # steps between memorisation reports (0: only at the end)
-    target_ce: float | None = None  # stop once the t < 100 cross-entropy falls below this
+    t_weights: list | dict | str | None = None  # sampling weight per t band, e.g. {'0-100': 1, '100-500': 3} (None: t_power on [0, T))
+    target_ce: list | dict | float | None = None  # stop once every named band is below its cross-entropy (a number: the band 0-100)
 
     def __post_init__(self):
         for k in ('steps', 'batch_size'):
@@ -318,6 +359,11 @@ class TrainConfig:
         for k in ('lr', 't_power', 'grad_clip'):
             if not getattr(self, k) > 0: raise ValueError(f"{k} must be positive, got {getattr(self, k)}")
         if not 0 <= self.ema_decay < 1: raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        self.t_weights, self.target_ce = parse_bands(self.t_weights, what='t_weights'), parse_bands(self.target_ce)
+
+    def report_bands(self) -> list:
+        "The bands every memorisation report covers: `BANDS` and the bands `target_ce` names."
+        return sorted({*map(tuple, BANDS), *((lo, hi) for lo, hi, _ in self.target_ce or [])})
 
 @dataclass
 class TrainResult:
@@ -330,10 +376,17 @@ class TrainResult:
     checkpoint: Path | None = None
 
 # %% ../nbs/02_classifier.ipynb #ef9aa560
-def draw_timesteps(n: int, T: int, t_power: float, generator: torch.Generator) -> torch.Tensor:
-    "n timesteps in {0, ..., T-1}: uniform for `t_power=1`, weighted towards small t for `t_power > 1`."
+def draw_timesteps(n: int, T: int, t_power: float, generator: torch.Generator,
+                   t_weights: list | None = None,  # parse_bands output [lo, hi, weight]: pick a band by weight, then t in it
+                  ) -> torch.Tensor:
+    "n timesteps in {0, ..., T-1}: uniform for `t_power=1`, weighted towards small t for `t_power > 1`; optionally by band."
+    if t_weights is None:
+        u = torch.rand(n, generator=generator)
+        return (u.pow(t_power) * T).long().clamp_(max=T - 1)
+    lo, hi, w = (torch.tensor(c) for c in zip(*t_weights))
+    b = torch.multinomial(w.double(), n, replacement=True, generator=generator)
     u = torch.rand(n, generator=generator)
-    return (u.pow(t_power) * T).long().clamp_(max=T - 1)
+    return (lo[b] + (u.double().pow(t_power) * (hi[b] - lo[b])).long()).clamp_(max=hi[b] - 1)
 
 # %% ../nbs/02_classifier.ipynb #88d41b6f
 def _restore(ck: Path, model, ema, optimizer, generator):
@@ -359,6 +412,111 @@ def _start_labels(ck, images, labels, label_seed, num_classes=2):
     changed = (lab != old).nonzero().flatten().tolist()
     return lab, {**meta, 'relabelled': sorted(set(meta.get('relabelled', [])) | set(changed))}
 
+# %% ../nbs/02_classifier.ipynb #68e34601
+def build_classifier(images: torch.Tensor,  # protected images (N, C, H, W): give the input shape
+                     model: TimeClassifier | dict | None,  # a network (returned as is) or TimeClassifier settings
+                     seed: int,  # seed of the initial weights
+                     T: int = 1000,  # timesteps of the noise schedule
+                    ) -> TimeClassifier:
+    "The network to train: `model` itself, or a TimeClassifier built from its settings with weights seeded by `seed`."
+    with torch.random.fork_rng():  # initial weights from `seed`, without touching the global RNG
+        torch.manual_seed(seed)
+        if isinstance(model, nn.Module): return model
+        return TimeClassifier(**{'sample_size': images.shape[-1], 'in_channels': images.shape[1], 'num_train_timesteps': T, **(model or {})})
+
+def draw_batch(n_images: int,  # size of the protected set
+               image_shape: tuple,  # (C, H, W)
+               cfg: TrainConfig,  # batch size and the timestep distribution
+               T: int,  # timesteps of the noise schedule
+               generator: torch.Generator,  # the run's data generator (its state is checkpointed)
+              ) -> tuple:
+    "One global batch (image indices, timesteps, Gaussian noise), drawn from `generator` in that order."
+    idx = torch.randint(0, n_images, (cfg.batch_size,), generator=generator)
+    t = draw_timesteps(cfg.batch_size, T, cfg.t_power, generator, cfg.t_weights)
+    return idx, t, torch.randn((cfg.batch_size, *image_shape), generator=generator)
+
+def classifier_loss(model, scheduler, x0: torch.Tensor, y: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    "Cross-entropy of the labels `y` given x_t = scheduler.add_noise(x0, noise, t) at timesteps `t`."
+    return F.cross_entropy(model(scheduler.add_noise(x0, noise, t), t), y)
+
+# %% ../nbs/02_classifier.ipynb #a2cc73ff
+@dataclass
+class TrainingRun:
+    "One classifier training run: the prepared network, optimiser, EMA, data generator, labels and history."
+    cfg: TrainConfig
+    images: torch.Tensor  # checked protected images, on the CPU
+    labels: torch.Tensor
+    label_meta: dict
+    scheduler: object
+    out: Path | None
+    acc: object  # the accelerate.Accelerator
+    model: nn.Module  # as prepared by accelerate (DDP-wrapped when several processes)
+    opt: torch.optim.Optimizer
+    ema: EMAModel
+    gen: torch.Generator
+    eval_model: TimeClassifier  # holds the EMA weights for reports and the result
+    step: int = 0
+    history: list = field(default_factory=list)
+    elapsed: float = 0.0  # training seconds, over all sessions of the run
+
+    @property
+    def raw(self) -> TimeClassifier: return self.acc.unwrap_model(self.model)
+
+    def report(self) -> MemorisationReport:
+        "Memorisation report of the EMA weights at the current step; appended to the history."
+        self.ema.copy_to(self.eval_model.parameters())
+        r = memorisation_report(self.eval_model, self.images, self.labels, self.scheduler, bands=self.cfg.report_bands(), step=self.step)
+        r.seconds = self.elapsed; self.history.append(asdict(r)); return r
+
+    def save(self) -> Path | None:
+        "Checkpoint the run (main process only) and wait for the others."
+        path = None
+        if self.out is not None and self.acc.is_main_process:
+            state = {'config': asdict(self.cfg), 'history': self.history, 'seconds': self.elapsed}
+            path = save_checkpoint(self.out, self.step, self.raw, self.ema, self.opt, self.gen, self.labels, self.label_meta,
+                                   self.scheduler, state, self.cfg.keep_checkpoints)
+        self.acc.wait_for_everyone(); return path
+
+    def train_step(self, x_all: torch.Tensor, y_all: torch.Tensor) -> float:
+        "Draw a global batch, train on this process's slice of it, update the EMA; returns the loss."
+        world, rank, dev = self.acc.num_processes, self.acc.process_index, self.acc.device
+        idx, t, noise = draw_batch(len(self.images), self.images.shape[1:], self.cfg, self.scheduler.config.num_train_timesteps, self.gen)
+        nb = self.cfg.batch_size // world; sl = slice(rank * nb, (rank + 1) * nb)
+        i, tt = idx[sl].to(dev), t[sl].to(dev)
+        loss = classifier_loss(self.model, self.scheduler, x_all[i], y_all[i], tt, noise[sl].to(dev))
+        self.acc.backward(loss)
+        self.acc.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.opt.step(); self.opt.zero_grad(set_to_none=True)
+        self.ema.step(self.raw.parameters())
+        self.step += 1
+        return loss.item()
+
+def start_run(images: torch.Tensor,  # protected images (N, C, H, W) in [-1, 1]
+              out, cfg: TrainConfig, labels, label_seed: int, model, scheduler,  # as for `train_classifier`
+              resume: bool = True,  # continue from the newest checkpoint in `out` if there is one
+              device=None,  # 'cpu', 'cuda', ... (default: what accelerate picks)
+             ) -> TrainingRun:
+    "Build a run (network, labels, AdamW, EMA, generator) or restore it from the newest checkpoint in `out`."
+    from accelerate import Accelerator
+    model = build_classifier(images, model, cfg.seed, scheduler.config.num_train_timesteps)
+    images = check_images(images, model.config.in_channels)
+    ck = latest_checkpoint(out) if (out is not None and resume) else None
+    labels, label_meta = _start_labels(ck, images, labels, label_seed, model.config.num_classes)
+    acc = Accelerator(cpu=str(device) == 'cpu')
+    if cfg.batch_size % acc.num_processes: raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {acc.num_processes} processes")
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = EMAModel(model.parameters(), decay=cfg.ema_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    step, history, elapsed = 0, [], 0.0
+    if ck is not None:
+        st = _restore(ck, model, ema, opt, gen)
+        step, history, elapsed = st['step'], st['history'], st['seconds']
+    model, opt = acc.prepare(model, opt)
+    ema.to(acc.device)
+    with torch.random.fork_rng(): eval_model = TimeClassifier.from_config(acc.unwrap_model(model).config).to(acc.device)
+    return TrainingRun(cfg, images, labels, label_meta, scheduler, Path(out) if out is not None else None, acc, model, opt, ema, gen,
+                       eval_model, step, history, elapsed)
+
 # %% ../nbs/02_classifier.ipynb #ca2f8264
 def train_classifier(images: torch.Tensor,  # protected images (N, C, H, W) in [-1, 1]
                      out=None,  # output folder for checkpoints (None: keep nothing on disk)
@@ -372,76 +530,29 @@ def train_classifier(images: torch.Tensor,  # protected images (N, C, H, W) in [
                      progress: bool = True,  # show a progress bar with the loss
                     ) -> TrainResult:
     "Train a time-conditioned classifier to memorise random labels of `images`; checkpoint and report as it goes."
-    from accelerate import Accelerator
     from tqdm.auto import tqdm
     cfg = config or TrainConfig()
-    scheduler = scheduler or DDPMScheduler(num_train_timesteps=1000)
-    T = scheduler.config.num_train_timesteps
-    with torch.random.fork_rng(): # initial weights from cfg.seed, without touching the global RNG
-        torch.manual_seed(cfg.seed)
-        if not isinstance(model, nn.Module):
-            model = TimeClassifier(**{'sample_size': images.shape[-1], 'in_channels': images.shape[1],
-                                      'num_train_timesteps': T, **(model or {})})
-    images = check_images(images, model.config.in_channels)
-    ck = latest_checkpoint(out) if (out is not None and resume) else None
-    labels, label_meta = _start_labels(ck, images, labels, label_seed, model.config.num_classes)
-    acc = Accelerator(cpu=str(device) == 'cpu')
-    world, rank = acc.num_processes, acc.process_index
-    if cfg.batch_size % world: raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {world} processes")
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ema = EMAModel(model.parameters(), decay=cfg.ema_decay)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    step, history, elapsed = 0, [], 0.0
-    if ck is not None:
-        st = _restore(ck, model, ema, opt, gen)
-        step, history, elapsed = st['step'], st['history'], st['seconds']
-    model, opt = acc.prepare(model, opt)
-    raw, dev = acc.unwrap_model(model), acc.device
-    ema.to(dev)
-    with torch.random.fork_rng(): eval_model = TimeClassifier.from_config(raw.config).to(dev)
-    x_all, y_all = images.to(dev), labels.to(dev)
-    nb = cfg.batch_size // world
-    state = lambda: {'config': asdict(cfg), 'history': history, 'seconds': elapsed}
-
-    def report():
-        ema.copy_to(eval_model.parameters())
-        r = memorisation_report(eval_model, images, labels, scheduler, step=step)
-        r.seconds = elapsed; history.append(asdict(r)); return r
-
-    def save():
-        path = None
-        if out is not None and acc.is_main_process:
-            path = save_checkpoint(out, step, raw, ema, opt, gen, labels, label_meta, scheduler, state(), cfg.keep_checkpoints)
-        acc.wait_for_everyone(); return path
-
-    bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and acc.is_main_process), desc='classifier')
-    t0, run_loss, path, last = time.perf_counter() - elapsed, None, None, None
-    if step == 0 and cfg.eval_every: report()  # the untrained baseline (about ln 2 everywhere)
-    model.train()
-    while step < cfg.steps:
-        idx = torch.randint(0, len(images), (cfg.batch_size,), generator=gen)
-        t = draw_timesteps(cfg.batch_size, T, cfg.t_power, gen)
-        noise = torch.randn((cfg.batch_size, *images.shape[1:]), generator=gen)
-        sl = slice(rank * nb, (rank + 1) * nb)
-        i, tt = idx[sl].to(dev), t[sl].to(dev)
-        loss = F.cross_entropy(model(scheduler.add_noise(x_all[i], noise[sl].to(dev), tt), tt), y_all[i])
-        acc.backward(loss)
-        acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step(); opt.zero_grad(set_to_none=True)
-        ema.step(raw.parameters())
-        step += 1; elapsed = time.perf_counter() - t0
-        run_loss = loss.item() if run_loss is None else 0.95 * run_loss + 0.05 * loss.item()
+    run = start_run(images, out, cfg, labels, label_seed, model, scheduler or DDPMScheduler(num_train_timesteps=1000), resume, device)
+    x_all, y_all = run.images.to(run.acc.device), run.labels.to(run.acc.device)
+    bar = tqdm(total=cfg.steps, initial=run.step, disable=not (progress and run.acc.is_main_process), desc='classifier')
+    t0, run_loss, path, last = time.perf_counter() - run.elapsed, None, None, None
+    if run.step == 0 and cfg.eval_every: run.report()  # the untrained baseline (about ln K everywhere)
+    run.model.train()
+    while run.step < cfg.steps:
+        loss = run.train_step(x_all, y_all); run.elapsed = time.perf_counter() - t0
+        run_loss = loss if run_loss is None else 0.95 * run_loss + 0.05 * loss
         bar.update(1); bar.set_postfix(loss=f"{run_loss:.4f}", **({'ce<100': f"{last.ce[0]:.4f}"} if last else {}))
-        done = step == cfg.steps
-        if (cfg.eval_every and step % cfg.eval_every == 0) or done:
-            last = report()
-            if cfg.target_ce is not None and last.ce[0] < cfg.target_ce: done = True
-        if done or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0): path = save()
+        done = run.step == cfg.steps
+        if (cfg.eval_every and run.step % cfg.eval_every == 0) or done:
+            last = run.report()
+            done = done or (cfg.target_ce is not None and bands_met(last, cfg.target_ce))
+        if done or (cfg.checkpoint_every and run.step % cfg.checkpoint_every == 0): path = run.save()
         if done: break
     bar.close()
-    if not history or history[-1]['step'] != step: report()  # e.g. resumed a run that was already at cfg.steps
-    ema.copy_to(eval_model.parameters())
-    return TrainResult(eval_model.eval(), labels, history, step, elapsed, path or (latest_checkpoint(out) if out else None))
+    if not run.history or run.history[-1]['step'] != run.step: run.report()  # e.g. resumed a run that was already at cfg.steps
+    run.ema.copy_to(run.eval_model.parameters())
+    return TrainResult(run.eval_model.eval(), run.labels, run.history, run.step, run.elapsed,
+                       path or (latest_checkpoint(out) if out else None))
 
 # %% ../nbs/02_classifier.ipynb #beacbae8
 @torch.no_grad()
@@ -514,10 +625,16 @@ def _csv_ints(s: str) -> tuple:
     try: return tuple(int(v) for v in s.split(',') if v.strip())
     except ValueError: raise argparse.ArgumentTypeError(f"expected comma-separated integers like 32,64, got {s!r}")
 
+def _band_spec(s: str):
+    try: return float(s)
+    except ValueError: pass
+    try: return parse_bands(s)
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e))
+
 def add_train_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add the `train-classifier` options to the parser `p`."
     d = TrainConfig()
-    p.add_argument('--data', required=True, help="'faces' (100 LFW faces), 'digits' (1,797 sklearn digits) or a folder of PNG/JPEG images")
+    p.add_argument('--data', required=True, help="'faces' (100 LFW faces), 'digits' (1,797 sklearn digits), 'fashion' (the 60,000 Fashion-MNIST training images) or a folder of PNG/JPEG images")
     p.add_argument('--out', required=True, help='output folder: checkpoints, memorisation.png, report.json (resumes if it holds a checkpoint)')
     p.add_argument('--size', type=int, default=None, help='image resolution (default: 16; 8 for digits)')
     p.add_argument('--limit', type=int, default=None, help='use only the first LIMIT images')
@@ -531,22 +648,27 @@ def add_train_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentPa
               'checkpoint_every', 'keep_checkpoints', 'eval_every'):
         v = getattr(d, k)
         p.add_argument('--' + k.replace('_', '-'), type=type(v), default=v, help=f"(default: {v})")
-    p.add_argument('--target-ce', type=float, default=None, help='stop once the t < 100 cross-entropy is below this (e.g. 0.05)')
+    p.add_argument('--target-ce', type=_band_spec, default=None,
+                   help="stop once every named band's cross-entropy is below its value, e.g. '0-100:0.05,200-300:0.3' (a number: the band 0-100)")
+    p.add_argument('--t-weights', type=_band_spec, default=None,
+                   help="sample t by band with these weights, e.g. '0-100:1,100-500:3' (default: t = 1000 u^t_power)")
     p.add_argument('--label-seed', type=int, default=0, help='seed of the random Bernoulli(0.5) labels (default: 0)')
     p.add_argument('--relabel-threshold', type=float, default=None, help='after training, give items with loss above this a common label (duplicates)')
     p.add_argument('--relabel-steps', type=int, default=500, help='steps to train after relabelling (default: 500)')
     p.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: what accelerate picks)")
+    p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch decides)')
     p.add_argument('--no-resume', action='store_true', help='refuse to continue an existing run in --out')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     return p
 
 def load_training_data(data: str, size: int | None = None, limit: int | None = None) -> torch.Tensor:
-    "Images for `--data`: 'faces', 'digits' or a folder of images, as (N, C, H, W) in [-1, 1]."
+    "Images for `--data`: 'faces', 'digits', 'fashion' or a folder of images, as (N, C, H, W) in [-1, 1]."
     from cpsample_nb import data as D
     if data == 'faces': x = D.load_faces(size or D.DEFAULT_SIZE)
     elif data == 'digits': x = D.load_digits(size or 8)
+    elif data == 'fashion': x = D.load_fashion_mnist('train', size or D.DEFAULT_SIZE)[0]
     else:
-        if not Path(data).exists(): raise FileNotFoundError(f"--data must be 'faces', 'digits' or an existing folder of images; {data!r} is none of these")
+        if not Path(data).exists(): raise FileNotFoundError(f"--data must be 'faces', 'digits', 'fashion' or an existing folder of images; {data!r} is none of these")
         x = D.load_image_folder(data, size or D.DEFAULT_SIZE)
     if limit is not None:
         if limit < 1: raise ValueError(f"--limit must be positive, got {limit}")
@@ -556,6 +678,7 @@ def load_training_data(data: str, size: int | None = None, limit: int | None = N
 def run_train_classifier(args) -> TrainResult:
     "Run `cpsample train-classifier` with parsed `args`."
     from accelerate import PartialState
+    if getattr(args, 'threads', None): torch.set_num_threads(args.threads)
     images = load_training_data(args.data, args.size, args.limit)
     out, sub = Path(args.out), None
     if args.n is not None:  # the same draw as `train-denoiser --n N --subset-seed S`, so labels line up with its subset order
@@ -583,7 +706,9 @@ def run_train_classifier(args) -> TrainResult:
         write_json(out / 'report.json', {'parameters': count_parameters(res.model), 'data': args.data, 'size': images.shape[-1],
                                           'images': len(images), 'step': res.step,
                                           'subset': None if sub is None else {'indices': sub.indices.tolist(), 'seed': sub.seed, 'total': sub.total},
-                                          'seconds': res.seconds, 'final': res.history[-1], 'checkpoint': str(res.checkpoint)})
+                                          'seconds': res.seconds, 'final': res.history[-1], 'bands': last.table(), 'target_ce': cfg.target_ce,
+                                          'targets_met': None if cfg.target_ce is None else bands_met(last, cfg.target_ce),
+                                          't_weights': cfg.t_weights, 'checkpoint': str(res.checkpoint)})
         plot_memorisation(res.history, out / 'memorisation.png')
         print(f"wrote {res.checkpoint}, {out / 'report.json'} and {out / 'memorisation.png'}")
     return res
@@ -592,3 +717,75 @@ def main(argv=None):
     "Entry point for `accelerate launch` scripts: parse `train-classifier` options from `argv` and run."
     p = add_train_classifier_args(argparse.ArgumentParser(prog='cpsample train-classifier', description='Train the random-label classifier.'))
     return run_train_classifier(p.parse_args(argv))
+
+# %% ../nbs/02_classifier.ipynb #d702eaed
+def posterior_weights(x_t: torch.Tensor,  # noisy images (B, C, H, W)
+                      t: int,  # their timestep
+                      images: torch.Tensor,  # the protected images (n, C, H, W)
+                      scheduler,  # the noise schedule (has `alphas_cumprod`)
+                     ) -> torch.Tensor:
+    "p(x_0 = x_i | x_t) for the empirical distribution of `images` (the weights EmpiricalDenoiser averages with): (B, n)."
+    abar = float(scheduler.alphas_cumprod[int(t)])
+    d2 = torch.cdist(x_t.flatten(1).double(), abar ** 0.5 * images.flatten(1).double()).pow(2)
+    return torch.softmax(-d2 / (2 * (1 - abar)), dim=1)
+
+def _noised_sets(images, timesteps, scheduler, n_noise, seed):
+    g = torch.Generator().manual_seed(seed)
+    for t in [int(v) for v in timesteps]:
+        tt = torch.full((len(images),), t, dtype=torch.long)
+        yield t, [scheduler.add_noise(images, torch.randn(images.shape, generator=g), tt) for _ in range(n_noise)]
+
+@torch.no_grad()
+def bayes_ce(images: torch.Tensor,  # the protected images (n, C, H, W)
+             labels: torch.Tensor,  # their labels (n,)
+             timesteps,  # timesteps to measure at
+             scheduler=None,  # the training noise schedule (default: DDPMScheduler(1000))
+             n_noise: int = 2,  # noise draws per image and timestep
+             seed: int = 1234,  # seed of the noise (the same as `ce_per_timestep`'s: the same inputs)
+            ) -> torch.Tensor:
+    "The lowest reachable cross-entropy at each t: that of the classifier that knows the protected set exactly."
+    scheduler = scheduler or DDPMScheduler(num_train_timesteps=1000)
+    same = (labels[None] == labels[:, None]).double()  # [y_i == y_j]
+    return torch.tensor([sum(-(posterior_weights(x, t, images, scheduler) * same).sum(1).clamp_min(1e-12).log().mean().item()
+                             for x in xs) / n_noise for t, xs in _noised_sets(images, timesteps, scheduler, n_noise, seed)])
+
+@torch.no_grad()
+def ce_per_timestep(model: nn.Module,  # a classifier called as model(x_t, t)
+                    images: torch.Tensor, labels: torch.Tensor, timesteps, scheduler=None, n_noise: int = 2, seed: int = 1234,  # as for `bayes_ce`
+                   ) -> torch.Tensor:
+    "The classifier's cross-entropy on noised protected images at each t (the inputs `bayes_ce` scores)."
+    scheduler = scheduler or DDPMScheduler(num_train_timesteps=1000)
+    dev, was_training = next(model.parameters()).device, model.training
+    model.eval()
+    ce = torch.tensor([sum(F.cross_entropy(_batched(model, x.to(dev), torch.full((len(x),), t, device=dev), 256), labels.to(dev)).item()
+                           for x in xs) / n_noise for t, xs in _noised_sets(images, timesteps, scheduler, n_noise, seed)])
+    model.train(was_training); return ce
+
+@torch.no_grad()
+def commitment(images: torch.Tensor,  # the protected images (n, C, H, W)
+               scheduler=None,  # the noise schedule (default: DDPMScheduler(1000))
+               num_inference_steps: int = 50,  # DDIM steps
+               n: int = 500,  # trajectories
+               seed: int = 0,  # seed of the initial noise
+              ) -> dict:
+    "Along exact-denoiser DDIM trajectories: each step's t, the median posterior weight on the final image, and how often it is the top one."
+    from cpsample_nb.theory import EmpiricalDenoiser
+    from diffusers import DDIMScheduler
+    scheduler = scheduler or DDPMScheduler(num_train_timesteps=1000)
+    den, ddim = EmpiricalDenoiser(images, scheduler), DDIMScheduler.from_config(scheduler.config)
+    ddim.set_timesteps(num_inference_steps)
+    x, ws = torch.randn((n, *images.shape[1:]), generator=torch.Generator().manual_seed(seed)), []
+    for t in ddim.timesteps:
+        ws.append(posterior_weights(x, int(t), images, scheduler))
+        x = ddim.step(den(x, t), t, x).prev_sample
+    final = posterior_weights(x, 0, images, scheduler).argmax(1)
+    return {'t': ddim.timesteps.tolist(), 'w_final': [w.gather(1, final[:, None]).median().item() for w in ws],
+            'top1_final': [(w.argmax(1) == final).float().mean().item() for w in ws]}
+
+def open_range(c: dict,  # `commitment` output
+               open_below: float = 0.1,  # the outcome is open while the median weight on the final image is below this
+               committed_above: float = 0.9,  # ... and decided once it is above this
+              ) -> tuple[int, int]:
+    "(t_committed, t_open): the lowest DDIM t still undecided (weight < committed_above) and the highest already leaning (>= open_below)."
+    ts, w = c['t'], c['w_final']
+    return (min(t for t, v in zip(ts, w) if v < committed_above), max(t for t, v in zip(ts, w) if v >= open_below))
