@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import ROOT, VENV_BIN
 
 # import name -> distribution name, where they differ
-DIST = {'PIL': 'pillow', 'skimage': 'scikit-image', 'sklearn': 'scikit-learn', 'faiss': 'faiss-cpu', 'yaml': 'pyyaml', 'torch_fidelity': 'torch-fidelity'}
+DIST = {'PIL': 'pillow', 'skimage': 'scikit-image', 'sklearn': 'scikit-learn', 'faiss': 'faiss-cpu', 'yaml': 'pyyaml', 'torch_fidelity': 'torch-fidelity', 'open_clip': 'open_clip_torch'}
 
 
 def _requirements():
