@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 OUT    ?= outputs/demo
 FLAGS  ?=
 ARGS   ?=
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test docs readme export clean-nbs
 
@@ -33,9 +34,19 @@ $(VENV)/.installed: $(VENV)/.torch settings.ini setup.py
 demo: $(VENV)/.installed | $(FASHION)
 	$(VENV)/bin/cpsample demo --out $(OUT) $(ARGS)
 
-test: $(VENV)/.installed | $(FASHION)
+test: $(VENV)/.installed | $(FASHION) $(CHROMIUM)
 	CPSAMPLE_TEST_FLAGS="$(FLAGS)" $(PY) -m pytest $(ARGS)
 
+# Headless Chromium for tests/test_docs.py (it checks that the site's formulas are typeset, offline): Debian's
+# package, installed when running as root; elsewhere that one test is skipped and says how to install it.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null; }; \
+	else echo "chromium is missing and apt-get cannot install it here (not root on Debian): install it with"; \
+	  echo "apt-get install -y chromium, or the docs test that checks typeset formulas is skipped"; fi
+
+# The site carries its own MathJax (PyPI sphinx-mathjax-offline, pinned in settings.ini): no CDN, formulas render offline.
 docs: $(VENV)/.installed
 	$(PY) tools/build_docs.py
 

@@ -7,8 +7,13 @@ cells dropped, directive lines stripped, `#| slow` / `#| gpu` cells tagged so th
 executed), then myst-nb executes it and Sphinx renders it with its outputs. An API reference page
 documents every exported module with signatures and docstrings (autodoc); Sphinx's search index
 and the furo theme give search and navigation.
+
+Everything a page loads is in the site: MathJax 3 comes from the pinned PyPI package
+`sphinx-mathjax-offline` (settings.ini `dev_requirements`), copied to `_static/mathjax`, so formulas
+render offline; no page references a CDN. Code and outputs wrap at the theme's width (`_static/wrap.css`).
 """
 import argparse
+import hashlib
 import shutil
 import sys
 from pathlib import Path
@@ -23,7 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = '''
 project = "cpsample-nb"
 author = "cpsample-nb team"
-extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode"]
+extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode", "sphinx-mathjax-offline"]
+mathjax_path = "mathjax/tex-chtml.js"  # the copy that sphinx-mathjax-offline puts in _static/ (never a CDN)
+nb_ipywidgets_js = {{}}  # no widget scripts from a CDN
+html_static_path = ["_static"]
+html_css_files = ["wrap.css"]
 html_theme = "furo"
 html_title = "cpsample-nb"
 nb_execution_mode = "{mode}"
@@ -37,6 +46,26 @@ autodoc_default_options = {{"members": True, "undoc-members": False, "show-inher
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
 '''
+
+WRAP_CSS = """/* long code lines and outputs wrap at the page width instead of scrolling sideways */
+div.highlight pre, div.cell_output pre, .output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+"""
+
+
+def execution_cache() -> Path:
+    """The notebooks' execution cache for this state of the package and its requirements.
+
+    jupyter-cache keys a notebook's outputs on its code cells only; a change to a module (or to the installed
+    requirements, e.g. ipywidgets, which decides whether tqdm warns in a kernel) would otherwise keep old outputs."""
+    h = hashlib.sha256()
+    for p in sorted((ROOT / 'cpsample_nb').rglob('*.py')) + [ROOT / 'settings.ini']:
+        if p.name != '_modidx.py': h.update(p.read_bytes())
+    base = ROOT / '_build' / '.jupyter_cache'
+    cache = base / h.hexdigest()[:16]
+    if base.exists():
+        for old in base.iterdir():
+            if old != cache: shutil.rmtree(old) if old.is_dir() else old.unlink()
+    return cache
 
 
 def exported_modules():
@@ -64,6 +93,8 @@ def write_sources(src_dir: Path, mode: str, cache: Path):
     if src_dir.exists(): shutil.rmtree(src_dir)
     src_dir.mkdir(parents=True)
     (src_dir / 'conf.py').write_text(CONF.format(mode=mode, cache=cache.as_posix()))
+    (src_dir / '_static').mkdir()
+    (src_dir / '_static' / 'wrap.css').write_text(WRAP_CSS)
     nbs = sorted(p for p in (ROOT / 'nbs').glob('*.ipynb') if p.stem != 'index')
     process_notebook(ROOT / 'nbs' / 'index.ipynb', src_dir / 'index.ipynb')
     for nb in nbs: process_notebook(nb, src_dir / nb.name)
@@ -86,7 +117,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     from sphinx.cmd.build import build_main
     src = Path(a.src)
-    write_sources(src, 'off' if a.no_exec else 'cache', ROOT / '_build' / '.jupyter_cache')
+    write_sources(src, 'off' if a.no_exec else 'cache', execution_cache())
     rc = build_main(['-b', 'html', '-q', str(src), a.out])
     if rc == 0: print(f'docs site written to {a.out}/index.html')
     return rc
