@@ -30,7 +30,7 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'FEATURE_KINDS', 'QUALITY_ASSET', 'f
            'fd_fmnist_classifier', 'classifier_confidence', 'save_quality_classifier', 'load_quality_classifier',
            'add_train_quality_args', 'run_train_quality', 'reconstruction_loss', 'ztest_one_tailed', 'MIAResult',
            'membership_inference', 'Table', 'mia_table', 'PermutationResult', 'permutation_test', 'Evaluation',
-           'evaluate_samples', 'SweepResult', 'sweep']
+           'evaluate_samples', 'SweepResult', 'sweep', 'plot_protection_quality']
 
 # %% ../nbs/05_evaluation.ipynb #404b0ae9
 def _jsonable(v):
@@ -797,3 +797,26 @@ def sweep(sample_fn: Callable,  # (alpha, scale) -> (N, C, H, W) samples
         for t in ts: share[t][i][j] = replication_share(sims, t)
         if quality is not None: qual[i][j] = quality.fid(x)
     return SweepResult(list(alphas), list(scales), ts, share, getattr(quality, 'name', None), qual)
+
+# %% ../nbs/05_evaluation.ipynb #4805347d
+def plot_protection_quality(result: SweepResult,  # from `sweep` (with a quality measure)
+                            threshold: float | None = None,  # which replication threshold (default: the first)
+                            marks: dict | None = None,  # name -> (share, quality) of reference samplers, e.g. {'DDIM': ..., 'rejection': ...}
+                            heldout: float | None = None,  # share of held-out real images above the threshold (a horizontal line)
+                            ax=None):
+    "Replication share against quality, one labelled point per (alpha, s), reference samplers as stars; returns the axes."
+    import matplotlib.pyplot as plt
+    if not result.quality_measure: raise ValueError("the sweep has no quality values: run `sweep(..., quality=...)`")
+    t = result.thresholds[0] if threshold is None else check_threshold(threshold)
+    if t not in result.share: raise ValueError(f"threshold {t} was not swept; the sweep has {result.thresholds}")
+    if ax is None: _, ax = plt.subplots(figsize=(5.5, 4))
+    for i, a in enumerate(result.alphas):
+        q = [result.quality[i][j] for j in range(len(result.scales))]; r = [result.share[t][i][j] for j in range(len(result.scales))]
+        ax.plot(q, r, 'o-', ms=5, lw=0.8, label=f"CPSample alpha={a:g}")
+        for j, s in enumerate(result.scales): ax.annotate(f"s={s:g}", (q[j], r[j]), fontsize=7, xytext=(3, 3), textcoords='offset points')
+    for k, (name, (share, qual)) in enumerate((marks or {}).items()):
+        ax.plot([qual], [share], marker='*', ms=13, ls='none', color=f"C{len(result.alphas) + k}", label=name)
+    if heldout is not None: ax.axhline(heldout, ls='--', lw=0.8, color='gray', label='held-out real images')
+    ax.set(xlabel=f"{result.quality_measure} (lower is better)", ylabel=f"share of samples above {t:g}", title='protection against quality')
+    ax.legend(fontsize=7)
+    return ax
