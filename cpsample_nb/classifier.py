@@ -52,16 +52,18 @@ class TimeClassifier(ModelMixin, ConfigMixin):
                  attention_head_dim: int = 8,  # head width when `mid_block_attention`
                  dropout: float = 0.0,  # dropout inside the residual blocks
                  num_train_timesteps: int = 1000,  # length of the diffusion schedule t is measured on
+                 stem_stride: int = 1,  # stride of the input convolution (2: every block works at half resolution, about 4x cheaper)
                 ):
         super().__init__()
         chans = tuple(int(c) for c in block_out_channels)
         if int(num_classes) < 2: raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        if int(stem_stride) < 1: raise ValueError(f"stem_stride must be a positive integer, got {stem_stride}")
         if not chans or any(c % norm_num_groups for c in chans):
             raise ValueError(f"every width in block_out_channels={chans} must be a positive multiple of norm_num_groups={norm_num_groups}")
         temb = chans[0] * 4
         self.time_proj = Timesteps(chans[0], flip_sin_to_cos=True, downscale_freq_shift=0)
         self.time_embedding = TimestepEmbedding(chans[0], temb)
-        self.conv_in = nn.Conv2d(in_channels, chans[0], kernel_size=3, padding=1)
+        self.conv_in = nn.Conv2d(in_channels, chans[0], kernel_size=3, stride=int(stem_stride), padding=1)
         self.down_blocks = nn.ModuleList([
             get_down_block('DownBlock2D', num_layers=layers_per_block, in_channels=chans[max(i - 1, 0)], out_channels=c,
                            temb_channels=temb, add_downsample=i < len(chans) - 1, resnet_eps=1e-5, resnet_act_fn='silu',
@@ -644,6 +646,7 @@ def add_train_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentPa
     p.add_argument('--layers-per-block', type=int, default=1, help='residual blocks per down block (default: 1)')
     p.add_argument('--groups', type=int, default=8, help='GroupNorm groups (default: 8)')
     p.add_argument('--attention', action='store_true', help='self-attention in the middle block')
+    p.add_argument('--stem-stride', type=int, default=1, help='stride of the input convolution (2: half resolution inside, about 4x cheaper; default: 1)')
     for k in ('steps', 'batch_size', 'lr', 'weight_decay', 'grad_clip', 'ema_decay', 't_power', 'seed',
               'checkpoint_every', 'keep_checkpoints', 'eval_every'):
         v = getattr(d, k)
@@ -690,7 +693,7 @@ def run_train_classifier(args) -> TrainResult:
         raise ValueError(f"{out} already holds a checkpoint; drop --no-resume to continue it or choose another --out")
     cfg = TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig())})
     model = dict(block_out_channels=args.channels, layers_per_block=args.layers_per_block, norm_num_groups=args.groups,
-                 mid_block_attention=args.attention)
+                 mid_block_attention=args.attention, stem_stride=getattr(args, 'stem_stride', 1))
     main = PartialState().is_main_process
     n_par = count_parameters(TimeClassifier(in_channels=images.shape[1], **model))
     if main: print(f"training a {n_par:,}-parameter classifier on {len(images)} images of shape {tuple(images.shape[1:])}")

@@ -93,7 +93,7 @@ def test_bad_inputs(tmp_path):
 def test_help_lists_the_options(capsys):
     with pytest.raises(SystemExit) as e: C.main(['--help'])
     out = capsys.readouterr().out
-    assert e.value.code == 0 and '--data' in out and 'faces' in out and '--target-ce' in out and '--t-power' in out
+    assert e.value.code == 0 and '--data' in out and 'faces' in out and '--target-ce' in out and '--t-power' in out and '--t-weights' in out
 
 
 def test_subset_option_trains_on_the_denoisers_draw(tmp_path):
@@ -109,3 +109,33 @@ def test_subset_option_trains_on_the_denoisers_draw(tmp_path):
     with pytest.raises(ValueError, match='subset size n=101'):
         C.main([*args[:2], '--n', '101', *args[6:-1], str(tmp_path / 'bad')])
     assert not (tmp_path / 'bad').exists()  # nothing half-written
+
+
+def test_band_targets_and_weights_from_the_command_line(tmp_path):
+    "--target-ce names its bands and stops once all are met; --t-weights draws t by band; report.json holds the band table."
+    base = ['--data', 'faces', '--limit', '6', '--batch-size', '6', '--channels', '8,16', '--groups', '4', '--quiet',
+            '--eval-every', '2', '--steps', '20', '--t-weights', '0-100:1,100-500:3']
+    res = C.main([*base, '--target-ce', '0-100:5,150-250:5', '--out', str(tmp_path / 'met')])
+    assert res.step == 2  # both (generous) targets met at the first report
+    report = json.loads((tmp_path / 'met' / 'report.json').read_text())
+    assert report['targets_met'] is True and report['target_ce'] == [[0, 100, 5.0], [150, 250, 5.0]]
+    assert '150-250' in report['bands'] and '0-100' in report['bands'] and report['t_weights'] == [[0, 100, 1.0], [100, 500, 3.0]]
+    res = C.main([*base, '--target-ce', '0-100:1e-9', '--out', str(tmp_path / 'unmet')])
+    assert res.step == 20 and json.loads((tmp_path / 'unmet' / 'report.json').read_text())['targets_met'] is False
+    with pytest.raises(SystemExit):
+        C.main([*base, '--target-ce', '0-100=0.05', '--out', str(tmp_path / 'bad')])
+
+
+def test_stem_stride_and_multiclass_save_load(tmp_path):
+    "A strided stem halves the working resolution; a K-class classifier saves and loads with its labels."
+    x = load_faces()[:6]
+    res = C.train_classifier(x, tmp_path, C.TrainConfig(steps=2, batch_size=6, eval_every=0), labels=[0, 1, 2, 3, 4, 0],
+                             model=dict(block_out_channels=(8, 16), norm_num_groups=4, num_classes=5, stem_stride=2), progress=False)
+    m, y = C.load_classifier(tmp_path)
+    assert m.config.num_classes == 5 and m.config.stem_stride == 2 and y.tolist() == [0, 1, 2, 3, 4, 0]
+    torch.testing.assert_close(m(x, 3), res.model(x, 3))
+    labels = json.loads((res.checkpoint / 'labels.json').read_text())
+    labels['labels'][0] = 7
+    (res.checkpoint / 'labels.json').write_text(json.dumps(labels))
+    with pytest.raises(ValueError, match='in \\{0, ..., 4\\} for num_classes=5, got values \\[7\\]'):
+        C.load_classifier(tmp_path)
