@@ -343,9 +343,11 @@ def save_samples(x: torch.Tensor,  # (N, C, H, W) samples in [-1, 1]
     _check_samples(x, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.tmp')
-    save_file({'images': x.detach().float().cpu().contiguous()}, str(tmp), metadata={k: str(v) for k, v in (meta or {}).items()})
-    save_grid(x[:100], path.with_suffix('.png'), zoom=4)
-    tmp.replace(path)
+    try:
+        save_file({'images': x.detach().float().cpu().contiguous()}, str(tmp), metadata={k: str(v) for k, v in (meta or {}).items()})
+        save_grid(x[:100], path.with_suffix('.png'), zoom=4)
+        tmp.replace(path)
+    finally: tmp.unlink(missing_ok=True)
     return path
 
 def _check_samples(x, path) -> torch.Tensor:

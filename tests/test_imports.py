@@ -4,7 +4,7 @@ import re
 
 from conftest import ROOT
 
-NBS = sorted(p for p in (ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb'))
+NBS = sorted(p for p in (ROOT / 'nbs').glob('*.ipynb') if p.stem != 'index')  # in name order, the package's order
 
 
 def _module_of(nb) -> str | None:
