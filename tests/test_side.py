@@ -1,0 +1,98 @@
+"""`cpsample attack-side` (cpsample_nb.side.main) as a user runs it: outputs, resuming, and clear errors for bad input."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ENTRY = 'import sys; from cpsample_nb.side import main; sys.exit(main(sys.argv[1:]))'
+
+
+def run(*args):
+    return subprocess.run([sys.executable, '-c', ENTRY, *map(str, args)], capture_output=True, text=True)
+
+
+def test_quick_run_writes_results_report_and_figures_and_resumes(tmp_path):
+    out = tmp_path / 'side'
+    r = run('--model', 'faces', '--protect', 'faces', '--out', out, '--quick', '--threads', '1')
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((out / 'results.json').read_text())
+    assert list(res['targets']) == ['unprotected', 'cpsample_a0.5_s100']
+    prot = res['targets']['cpsample_a0.5_s100']
+    assert prot['target'] == {'name': 'cpsample_a0.5_s100', 'protected': True, 'alpha': 0.5, 'scale': 100.0, 'tau': 0.001}
+    assert res['command'].startswith('cpsample attack-side --model faces --protect faces')
+    assert 'SSCD is not available offline' in res['features']
+    for t in res['targets'].values():
+        assert t['config']['n_g'] == 16 and t['surrogate']['K'] == 6 and 1 <= t['surrogate']['K_kept'] <= 6
+        arms = [(s['name'], s['lam']) for s in t['scores']]
+        assert arms == [('UnCond', 0.0), ('Cond', 10.0), ('SIDE', 10.0)]
+        for s in t['scores']:
+            assert set(s['ams']) == set(s['ums']) == {'low', 'mid', 'high'}
+            assert 0 <= sum(s['ams'].values()) <= 1  # disjoint bands: a sample counts in at most one
+            assert all(0 <= v <= 50 / 16 for v in s['ums'].values())  # UMS divides by N_G: at most |D2| / N_G
+            assert s['coverage'][str(s['n_g'])] == s['distinct_high']
+    for name in ('lambda_sweep.png', 'pairs_unprotected.png', 'pairs_cpsample_a0.5_s100.png', 'clusters_unprotected.png'):
+        assert (out / name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n', name
+    assert '### every arm' in (out / 'report.md').read_text()
+    assert (out / 'unprotected' / 'samples_SIDE_10.safetensors').exists()
+    # a second run with the same settings resumes from the stage files and gives the same numbers
+    r2 = run('--model', 'faces', '--protect', 'faces', '--out', out, '--quick', '--threads', '1')
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    again = json.loads((out / 'results.json').read_text())['targets']
+    for name, t in res['targets'].items():
+        assert {k: v for k, v in again[name].items() if k != 'seconds'} == {k: v for k, v in t.items() if k != 'seconds'}
+    # ... and a run with other settings into the same folder is refused
+    r3 = run('--model', 'faces', '--out', out, '--quick', '--k', '4')
+    assert r3.returncode == 1 and 'other settings' in r3.stderr
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--model', 'MISSING'], 'holds no manifest.json'),
+    (['--model', 'faces', '--skip-unprotected'], '--skip-unprotected needs --protect'),
+    (['--model', 'faces', '--protect', 'MISSING'], 'no classifier checkpoint'),
+    (['--model', 'faces', '--lambdas', '0,10'], 'lambda = 0 is UnCond'),
+    (['--model', 'faces', '--n-syn', '50', '--k', '100'], 'need at least as many generated images'),
+    (['--model', 'faces', '--tau', '1.5'], 'tau is a cosine similarity'),
+    (['--model', 'faces', '--bands', '0.95,0.9'], 'increasing'),
+    (['--model', 'faces', '--protect', 'faces', '--alpha', '0.9'], 'alpha must be in (0, 0.5]'),
+    (['--model', 'faces', '--protect', 'faces', '--scale', '-1'], 'scale must be a finite number >= 0'),
+    (['--model', 'faces', '--features', 'sscd'], '--feature-weights'),
+    (['--model', 'faces', '--features', 'sscd', '--feature-weights', 'MISSING.pt'], 'not found'),
+    (['--model', 'faces', '--n-g', '0'], 'n_g must be a positive integer'),
+])
+def test_bad_input_is_a_one_line_error(tmp_path, capsys, args, message):
+    "In-process (`main(argv)`, as the console script calls it): exit status 1 and one line naming the problem."
+    from cpsample_nb.side import main
+    args = [str(tmp_path / a) if a.startswith('MISSING') else a for a in args]
+    assert main([*args, '--out', str(tmp_path / 'out'), '--quick']) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('cpsample attack-side: error:') and message in err and err.count('\n') == 1, err
+
+
+def test_unparseable_lambdas_is_a_usage_error(tmp_path, capsys):
+    from cpsample_nb.side import main
+    with pytest.raises(SystemExit) as e: main(['--model', 'faces', '--out', str(tmp_path), '--lambdas', '1,x'])
+    assert e.value.code == 2 and 'comma-separated numbers' in capsys.readouterr().err
+
+
+def test_protect_classifier_of_other_faces_is_refused(tmp_path, capsys):
+    "A CPSample classifier trained on another subset than the denoiser protects nothing: refuse the pair."
+    import cpsample_nb
+    src = Path(cpsample_nb.__file__).parent / 'assets' / 'classifier_faces16'
+    clf = tmp_path / 'clf'
+    shutil.copytree(src, clf)
+    man = json.loads((clf / 'manifest.json').read_text())
+    man['data']['indices'] = list(reversed(man['data']['indices']))
+    (clf / 'manifest.json').write_text(json.dumps(man))
+    from cpsample_nb.side import main
+    assert main(['--model', 'faces', '--protect', str(clf), '--out', str(tmp_path / 'out'), '--quick']) == 1
+    assert 'train both on the same subset' in capsys.readouterr().err
+
+
+def test_help_names_the_options():
+    r = run('--help')
+    assert r.returncode == 0
+    for opt in ('--model', '--protect', '--out', '--n-syn', '--lambdas', '--tau', '--features'):
+        assert opt in r.stdout
