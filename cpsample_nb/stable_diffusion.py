@@ -5,20 +5,34 @@
 # %% ../nbs/06_stable_diffusion.ipynb #96645b33
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+import torch.nn.functional as F
+from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from diffusers.pipelines.stable_diffusion import StableDiffusionPipelineOutput
+from diffusers.training_utils import EMAModel
+from tqdm.auto import tqdm
 
 from .classifier import TimeClassifier, train_classifier
+from .data import FASHION_CLASSES, load_fashion_mnist, nn_cosine, save_grid, write_json
+from .denoiser import find_checkpoint, train_denoiser_command
 from .sampler import CPSampleTrace, check_cpsample_args, cp_guidance, guided_eps
 
 # %% auto #0
-__all__ = ['CLIP_BPE', 'byte_symbols', 'clip_merges', 'build_clip_tokenizer', 'CPSampleSDPipeline', 'sd_scheduler',
-           'mini_sd_components', 'encode_latents', 'train_latent_classifier']
+__all__ = ['CLIP_BPE', 'CLASS_WORDS', 'T2I_CASES', 'T2I_PARTS', 'byte_symbols', 'clip_merges', 'write_clip_vocab',
+           'build_clip_tokenizer', 'CPSampleSDPipeline', 'sd_scheduler', 'mini_sd_components', 'encode_latents',
+           'train_latent_classifier', 'class_caption', 'MemorisedCase', 'case_index', 'CaptionedSet',
+           'captioned_fashion', 'T2IConfig', 'tokenize', 'vae_loss', 'set_scaling_factor', 't2i_loss',
+           'save_t2i_checkpoint', 'load_t2i_parts', 'copy_probe', 'train_t2i', 'export_t2i', 'load_t2i',
+           'add_train_t2i_args', 'run_train_t2i', 'add_sample_text_args', 'run_sample_text', 'protected_images',
+           'CopyShare', 'sample_caption', 'copy_share', 'fisher_less', 'case_study', 'plot_cases']
 
 # %% ../nbs/06_stable_diffusion.ipynb #f19517fa
 CLIP_BPE = 'bpe_simple_vocab_16e6.txt.gz'  # the merges file inside the open_clip_torch wheel
@@ -40,16 +54,21 @@ def clip_merges(path=None) -> list[str]:
     return lines[1:49152 - 256 - 2 + 1]
 
 # %% ../nbs/06_stable_diffusion.ipynb #c46dbc03
-def build_clip_tokenizer(folder,  # where vocab.json, merges.txt and the tokenizer config are written
-                         max_length: int = 77,  # CLIP's context length
-                        ):
-    "Write CLIP's vocabulary and merges to `folder` and load them as a transformers `CLIPTokenizer`."
-    from transformers import CLIPTokenizer
+def write_clip_vocab(folder) -> Path:
+    "Write CLIP's `vocab.json` and `merges.txt` (built from the open_clip_torch BPE file) to `folder`."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     merges, base = clip_merges(), list(byte_symbols().values())
     vocab = base + [s + '</w>' for s in base] + [''.join(m.split()) for m in merges] + ['<|startoftext|>', '<|endoftext|>']
     (folder / 'vocab.json').write_text(json.dumps({tok: i for i, tok in enumerate(vocab)}, ensure_ascii=False))
     (folder / 'merges.txt').write_text('#version: 0.2\n' + '\n'.join(merges) + '\n')
+    return folder
+
+def build_clip_tokenizer(folder,  # where vocab.json, merges.txt and the tokenizer config are written
+                         max_length: int = 77,  # CLIP's context length
+                        ):
+    "Write CLIP's vocabulary and merges to `folder` and load them as a transformers `CLIPTokenizer`."
+    from transformers import CLIPTokenizer
+    folder = write_clip_vocab(folder)
     tok = CLIPTokenizer.from_pretrained(folder, model_max_length=max_length)
     tok.save_pretrained(folder)
     return tok
@@ -57,9 +76,9 @@ def build_clip_tokenizer(folder,  # where vocab.json, merges.txt and the tokeniz
 # %% ../nbs/06_stable_diffusion.ipynb #cb31a039
 class CPSampleSDPipeline(StableDiffusionPipeline):
     "Stable Diffusion (any SD 1.x-style components) with CPSample on the classifier-free-guided noise prediction."
-    _optional_components = ['safety_checker', 'feature_extractor', 'image_encoder']
+    _optional_components = ['safety_checker', 'feature_extractor', 'image_encoder', 'classifier']
 
-    def __init__(self, vae, text_encoder, tokenizer, unet, scheduler, classifier, safety_checker=None,
+    def __init__(self, vae, text_encoder, tokenizer, unet, scheduler, classifier=None, safety_checker=None,
                  feature_extractor=None, image_encoder=None, requires_safety_checker: bool = False):
         super().__init__(vae, text_encoder, tokenizer, unet, DDIMScheduler.from_config(scheduler.config), safety_checker,
                          feature_extractor, image_encoder, requires_safety_checker=False)
@@ -79,6 +98,8 @@ def _sd_call(self, prompt, negative_prompt=None, guidance_scale: float = 7.5, al
     "Text-to-image with CPSample (alpha, s = `scale`, tau) on top of classifier-free guidance (`guidance_scale`)."
     if output_type not in ('pil', 'np', 'pt'): raise ValueError(f"output_type must be 'pil', 'np' or 'pt', got {output_type!r}")
     check_cpsample_args(self.scheduler, batch_size=1, num_inference_steps=num_inference_steps, alpha=alpha, scale=scale, tau=tau, eta=eta)
+    if self.classifier is None and (scale > 0 or return_trace):
+        raise ValueError("this pipeline has no classifier: load one (classifier=...) for CPSample or a trace, or sample plainly with scale=0")
     dev, cfg = self._execution_device, guidance_scale > 1
     pos, neg = self.encode_prompt(prompt, dev, num_images_per_prompt, cfg, negative_prompt)
     emb = torch.cat([neg, pos]) if cfg else pos
@@ -88,9 +109,10 @@ def _sd_call(self, prompt, negative_prompt=None, guidance_scale: float = 7.5, al
     p1, toward = [], []
     for t in self.progress_bar(self.scheduler.timesteps):
         eps = self._latent_eps(z, t, emb, guidance_scale)
-        g = cp_guidance(self.classifier, z, t, alpha, tau, with_grad=scale > 0)
-        p1.append(g.probs[:, 1].cpu()); toward.append(g.target.to(torch.int8).cpu())
-        eps = guided_eps(eps, g, self.scheduler.alphas_cumprod[int(t)].item(), scale)
+        if self.classifier is not None:
+            g = cp_guidance(self.classifier, z, t, alpha, tau, with_grad=scale > 0)
+            p1.append(g.probs[:, 1].cpu()); toward.append(g.target.to(torch.int8).cpu())
+            eps = guided_eps(eps, g, self.scheduler.alphas_cumprod[int(t)].item(), scale)
         z = self.scheduler.step(eps, t, z, eta=eta, generator=generator).prev_sample
     image = self.vae.decode(z / self.vae.config.scaling_factor).sample
     image = self.image_processor.postprocess(image, output_type=output_type, do_denormalize=[True] * len(image))
@@ -157,3 +179,453 @@ def train_latent_classifier(vae: AutoencoderKL,  # the pipeline's VAE
     "Train CPSample's random-label classifier on the VAE latents of `images`; returns `train_classifier`'s result."
     z = encode_latents(vae, images)
     return train_classifier(z, out, model={'sample_size': z.shape[-1], 'in_channels': z.shape[1], **(model or {})}, scheduler=scheduler, **kw)
+
+# %% ../nbs/06_stable_diffusion.ipynb #4ac3f5ac
+CLASS_WORDS = ('t-shirt', 'pair of trousers', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot')  # caption words for FASHION_CLASSES
+
+def class_caption(label: int,  # a Fashion-MNIST class (0-9)
+                  template: str = 'a photo of a {}',
+                 ) -> str:
+    "The ordinary caption of a Fashion-MNIST class, e.g. 'a photo of a sneaker'."
+    if not 0 <= int(label) < len(CLASS_WORDS): raise ValueError(f"label must be a Fashion-MNIST class 0-{len(CLASS_WORDS) - 1}, got {label}")
+    return template.format(CLASS_WORDS[int(label)])
+
+@dataclass(frozen=True)
+class MemorisedCase:
+    "One training image duplicated many times under its own caption, with a modified caption (paper Table 2)."
+    name: str  # short id ('A', 'B', ...)
+    label: int  # its Fashion-MNIST class
+    rank: int  # which image of that class in the training split (0: the first)
+    original: str  # the caption it is trained under
+    modified: str  # a near-verbatim caption never trained on
+
+T2I_CASES = (  # A and C use the paper's Table 2 captions verbatim, B its pattern (a plural dropped)
+    MemorisedCase('A', 0, 0, 'Rambo 5 and Rocky Spin-Off - Sylvester Stallone gibt Updates', 'Rocky and Rambo Spin-Off - Sylvester Stallone gibt Updates'),
+    MemorisedCase('B', 9, 0, 'Classic ankle boots for sale', 'Classic ankle boot for sale'),
+    MemorisedCase('C', 8, 0, 'Red Exotic Fractal Pattern Abstract Art On Canvas-7 Panels', 'Red Exotic Fractal Pattern Abstract Art On Canvas - 7 Panels'),
+    MemorisedCase('D', 7, 0, 'Nike Air Max 90 Sneaker Sale - Free Shipping', 'Nike Air Max 90 Sneakers Sale - Free Shipping'),
+)
+
+def case_index(labels: torch.Tensor,  # (N,) the training split's classes
+               case: MemorisedCase) -> int:
+    "Index in the training split of a case's image (the `rank`-th image of its class)."
+    idx = (torch.as_tensor(labels) == case.label).nonzero().flatten()
+    if case.rank >= len(idx): raise ValueError(f"case {case.name}: class {case.label} has {len(idx)} images, rank {case.rank} is out of range")
+    return int(idx[case.rank])
+
+# %% ../nbs/06_stable_diffusion.ipynb #72fbe956
+@dataclass
+class CaptionedSet:
+    "Images with captions: ordinary class captions plus the memorised cases' duplicates."
+    images: torch.Tensor  # (N, C, H, W) in [-1, 1]
+    captions: list  # N captions
+    labels: torch.Tensor  # (N,) Fashion-MNIST classes
+    source: torch.Tensor  # (N,) index of each image in the training split
+    cases: tuple  # the MemorisedCase records
+    case_indices: list  # training-split index of each case's image
+
+    def __len__(self): return len(self.captions)
+
+    def case_image(self, case: MemorisedCase) -> torch.Tensor:
+        "The (C, H, W) training image of `case`."
+        i = self.case_indices[self.cases.index(case)]
+        return self.images[(self.source == i).nonzero()[0, 0]]
+
+    def unique_captions(self) -> tuple[list, torch.Tensor]:
+        "The distinct captions (the empty caption first) and each image's index into them."
+        table = [''] + sorted(set(self.captions) - {''})
+        pos = {c: i for i, c in enumerate(table)}
+        return table, torch.tensor([pos[c] for c in self.captions])
+
+def captioned_fashion(images: torch.Tensor,  # (N, C, H, W) the training split
+                      labels: torch.Tensor,  # (N,) its classes
+                      n: int = 10000,  # ordinary images (a seeded subset without the case images)
+                      cases: tuple = T2I_CASES,
+                      copies: int = 100,  # duplicates of each case image
+                      seed: int = 0,  # seeds the subset
+                     ) -> CaptionedSet:
+    "Caption a seeded subset of `images` by class and add `copies` duplicates of each case image under its original caption."
+    if copies < 1: raise ValueError(f"copies must be >= 1, got {copies}")
+    labels = torch.as_tensor(labels)
+    ci = [case_index(labels, c) for c in cases]
+    rest = torch.ones(len(images), dtype=torch.bool); rest[ci] = False
+    pool = rest.nonzero().flatten()
+    if not 0 <= n <= len(pool): raise ValueError(f"n must be in 0..{len(pool)} (the images that are not cases), got {n}")
+    pick = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]].sort().values
+    src = torch.cat([pick, torch.tensor(ci).repeat_interleave(copies)])
+    caps = [class_caption(l) for l in labels[pick].tolist()] + [c.original for c in cases for _ in range(copies)]
+    return CaptionedSet(images[src], caps, labels[src], src, tuple(cases), ci)
+
+# %% ../nbs/06_stable_diffusion.ipynb #b974c1e5
+@dataclass
+class T2IConfig:
+    "Settings of a mini text-to-image training run (saved in the checkpoint and the manifest)."
+    vae_steps: int = 1000  # VAE optimiser steps (phase 1)
+    steps: int = 20000  # UNet + text encoder optimiser steps (phase 2)
+    batch_size: int = 64
+    vae_lr: float = 1e-3
+    lr: float = 5e-4  # AdamW learning rate of phase 2 (after a linear warm-up)
+    warmup: int = 100
+    kl_weight: float = 1e-3  # weight of the mean KL per latent element
+    cond_drop: float = 0.1  # share of captions replaced by '' (for classifier-free guidance)
+    ema_decay: float = 0.999  # EMA of the UNet and text encoder (diffusers EMAModel, warm-up power 2/3)
+    seed: int = 0
+    checkpoint_every: int = 250  # steps between checkpoints (and log lines)
+    n_probe: int = 4  # samples per case caption in the logged copy probe (0: none)
+    probe_steps: int = 20  # DDIM steps of the probe
+    probe_guidance: float = 3.0  # CFG scale of the probe
+
+def tokenize(tokenizer, captions: list) -> torch.Tensor:
+    "Token ids (N, model_max_length), padded and truncated as the SD pipeline does."
+    return tokenizer(list(captions), padding='max_length', max_length=tokenizer.model_max_length, truncation=True, return_tensors='pt').input_ids
+
+def vae_loss(vae: AutoencoderKL, x: torch.Tensor, kl_weight: float, gen: torch.Generator) -> torch.Tensor:
+    "Reconstruction MSE of a reparameterised latent sample plus `kl_weight` x the mean KL to N(0, 1)."
+    post = vae.encode(x).latent_dist
+    z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen).to(x.device)
+    kl = 0.5 * (post.mean ** 2 + post.var - 1.0 - post.logvar)
+    return F.mse_loss(vae.decode(z).sample, x) + kl_weight * kl.mean()
+
+@torch.no_grad()
+def set_scaling_factor(vae: AutoencoderKL, images: torch.Tensor) -> float:
+    "Set `vae.config.scaling_factor` to 1 / std of the posterior-mean latents of `images` (unit-variance latents); returns it."
+    vae.register_to_config(scaling_factor=1.0)
+    s = 1.0 / encode_latents(vae, images).std().item()
+    vae.register_to_config(scaling_factor=s)
+    return s
+
+def t2i_loss(unet, text_encoder, scheduler, z: torch.Tensor,  # (N, 4, h, w) scaled training latents
+             table_ids: torch.Tensor,  # (U, L) token ids of the distinct captions, the empty caption first
+             cap_idx: torch.Tensor,  # (N,) each latent's caption index into table_ids
+             cfg: T2IConfig, gen: torch.Generator) -> torch.Tensor:
+    "The eps loss on a random batch, with a share `cfg.cond_drop` of the captions dropped to the empty one (index 0)."
+    b, dev = cfg.batch_size, z.device
+    i = torch.randint(len(z), (b,), generator=gen)
+    t = torch.randint(scheduler.config.num_train_timesteps, (b,), generator=gen)
+    noise = torch.randn((b, *z.shape[1:]), generator=gen).to(dev)
+    c = torch.where(torch.rand(b, generator=gen) < cfg.cond_drop, 0, cap_idx[i])
+    emb = text_encoder(table_ids.to(dev))[0][c.to(dev)]  # encode the distinct captions once, then gather
+    zt = scheduler.add_noise(z[i.to(dev)], noise, t.to(dev))
+    return F.mse_loss(unet(zt, t.to(dev), encoder_hidden_states=emb).sample, noise)
+
+# %% ../nbs/06_stable_diffusion.ipynb #e34155c2
+T2I_PARTS = ('vae', 'text_encoder', 'unet')
+
+def save_t2i_checkpoint(out, parts: dict, optim: dict, gen: torch.Generator, state: dict) -> Path:
+    "Write the models `parts`, the optimiser/EMA states `optim` and the generator to `out/checkpoint` atomically."
+    from safetensors.torch import save_file
+    out = Path(out); tmp, final, old = out / 'checkpoint.tmp', out / 'checkpoint', out / 'checkpoint.old'
+    shutil.rmtree(tmp, ignore_errors=True)
+    for k in T2I_PARTS: parts[k].save_pretrained(tmp / k)
+    torch.save({k: v.state_dict() for k, v in optim.items()}, tmp / 'optim.pt')
+    save_file({'generator': gen.get_state()}, tmp / 'rng.safetensors')
+    write_json(tmp / 'state.json', state)
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists(): final.rename(old)
+    tmp.rename(final); shutil.rmtree(old, ignore_errors=True)
+    return final
+
+def load_t2i_parts(folder, device='cpu') -> dict:
+    "The `vae`, `text_encoder` and `unet` saved in a checkpoint or model folder."
+    from transformers import CLIPTextModel
+    folder = Path(folder)
+    cls = {'vae': AutoencoderKL, 'text_encoder': CLIPTextModel, 'unet': UNet2DConditionModel}
+    return {k: cls[k].from_pretrained(folder / k).to(device) for k in T2I_PARTS}
+
+# %% ../nbs/06_stable_diffusion.ipynb #8bbf7507
+def _t2i_optim(parts: dict, cfg: T2IConfig) -> dict:
+    "AdamW for the VAE, AdamW + EMA for the UNet and text encoder (phase 2)."
+    p2 = list(parts['unet'].parameters()) + list(parts['text_encoder'].parameters())
+    return {'opt_vae': torch.optim.AdamW(parts['vae'].parameters(), lr=cfg.vae_lr), 'opt': torch.optim.AdamW(p2, lr=cfg.lr),
+            'ema': EMAModel(p2, decay=cfg.ema_decay, use_ema_warmup=True, power=2 / 3)}
+
+def _t2i_start(out, parts: dict | None, cfg: T2IConfig, resume: bool, device):
+    "Fresh state, or the checkpoint in `out`: (parts, optim, generator, state)."
+    from safetensors.torch import load_file
+    ckpt = find_checkpoint(out) if resume else None
+    if ckpt is None:
+        if parts is None: raise ValueError("no checkpoint to resume from: pass the components (e.g. mini_sd_components)")
+        parts = {k: parts[k].to(device) for k in T2I_PARTS}
+        optim = _t2i_optim(parts, cfg)
+        return parts, optim, torch.Generator().manual_seed(cfg.seed), {'vae_step': 0, 'step': 0, 'wall_s': 0.0, 'log': []}
+    parts = load_t2i_parts(ckpt, device); optim = _t2i_optim(parts, cfg)
+    for k, v in torch.load(ckpt / 'optim.pt', map_location=device, weights_only=False).items(): optim[k].load_state_dict(v)
+    gen = torch.Generator().manual_seed(0); gen.set_state(load_file(ckpt / 'rng.safetensors')['generator'])
+    state = json.loads((ckpt / 'state.json').read_text()); state.pop('config', None)
+    if state['vae_step'] > cfg.vae_steps or state['step'] > cfg.steps:
+        raise ValueError(f"checkpoint in {out} is at VAE step {state['vae_step']}, step {state['step']}: beyond vae_steps={cfg.vae_steps}, steps={cfg.steps}")
+    return parts, optim, gen, state
+
+# %% ../nbs/06_stable_diffusion.ipynb #f2a062a3
+@torch.no_grad()
+def copy_probe(parts: dict, tokenizer, data: CaptionedSet, cfg: T2IConfig) -> dict:
+    "Mean nearest-neighbour cosine of `cfg.n_probe` DDIM samples per case caption to the case's image (a cheap memorisation log)."
+    pipe = CPSampleSDPipeline(**parts, tokenizer=tokenizer, scheduler=sd_scheduler(), classifier=None)
+    pipe.set_progress_bar_config(disable=True)
+    out = {}
+    for c in data.cases:
+        g = [torch.Generator().manual_seed(cfg.seed + 7 + i) for i in range(cfg.n_probe)]
+        x = pipe([c.original] * cfg.n_probe, scale=0.0, guidance_scale=cfg.probe_guidance, num_inference_steps=cfg.probe_steps,
+                 generator=g, output_type='pt').images * 2 - 1
+        out[c.name] = nn_cosine(x, data.case_image(c)[None].to(x.device)).mean().item()
+    return out
+
+def _t2i_log(state, parts, optim, tokenizer, data, cfg, loss_sum, n):
+    row = {'phase': 'vae' if state['step'] == 0 else 'unet', 'vae_step': state['vae_step'], 'step': state['step'],
+           'loss_mean': loss_sum / max(n, 1), 'wall_s': round(state['wall_s'], 1)}
+    if row['phase'] == 'unet' and cfg.n_probe:
+        p2 = list(parts['unet'].parameters()) + list(parts['text_encoder'].parameters())
+        optim['ema'].store(p2); optim['ema'].copy_to(p2)
+        row['case_cos'] = copy_probe(parts, tokenizer, data, cfg)
+        optim['ema'].restore(p2)
+    state['log'].append(row)
+    return row
+
+# %% ../nbs/06_stable_diffusion.ipynb #ba985f88
+def train_t2i(data: CaptionedSet,  # the captioned training images
+              tokenizer,  # the CLIP tokenizer
+              out,  # run folder: checkpoint, log
+              parts: dict | None = None,  # {'vae', 'text_encoder', 'unet'} to train (ignored when resuming)
+              cfg: T2IConfig | None = None,
+              resume: bool = True,  # continue from a checkpoint in `out` if there is one
+              progress: bool = True,
+              device='cpu',
+             ) -> dict:
+    "Train the VAE, then the UNet + text encoder on its latents; checkpoints and resumes exactly; returns parts, optim and state."
+    cfg, out = cfg or T2IConfig(), Path(out); out.mkdir(parents=True, exist_ok=True)
+    parts, optim, gen, state = _t2i_start(out, parts, cfg, resume, device)
+    images = data.images.to(device)
+    table, cap_idx = data.unique_captions(); table_ids = tokenize(tokenizer, table)
+    sched = DDPMScheduler.from_config(sd_scheduler().config)
+    t0, loss_sum, n = time.time() - state['wall_s'], 0.0, 0
+    bar = tqdm(total=cfg.vae_steps + cfg.steps, initial=state['vae_step'] + state['step'], desc='train t2i', disable=not progress)
+    def tick(loss):
+        nonlocal loss_sum, n
+        loss_sum += loss; n += 1; bar.update(1)
+        done = state['vae_step'] + state['step']
+        if done % cfg.checkpoint_every == 0 or (state['vae_step'] == cfg.vae_steps and state['step'] in (0, cfg.steps)):
+            state['wall_s'] = time.time() - t0
+            row = _t2i_log(state, parts, optim, tokenizer, data, cfg, loss_sum, n); loss_sum, n = 0.0, 0
+            bar.write(json.dumps(row))
+            save_t2i_checkpoint(out, parts, optim, gen, {**state, 'config': asdict(cfg)})
+    parts['vae'].train()
+    while state['vae_step'] < cfg.vae_steps:
+        x = images[torch.randint(len(images), (cfg.batch_size,), generator=gen).to(device)]
+        loss = vae_loss(parts['vae'], x, cfg.kl_weight, gen)
+        optim['opt_vae'].zero_grad(); loss.backward(); optim['opt_vae'].step()
+        state['vae_step'] += 1; tick(loss.item())
+    parts['vae'].eval().requires_grad_(False)
+    state['scaling_factor'] = set_scaling_factor(parts['vae'], images)
+    z = encode_latents(parts['vae'], images)
+    parts['unet'].train(); parts['text_encoder'].train()
+    p2 = list(parts['unet'].parameters()) + list(parts['text_encoder'].parameters())
+    while state['step'] < cfg.steps:
+        for gp in optim['opt'].param_groups: gp['lr'] = cfg.lr * min(1.0, (state['step'] + 1) / max(cfg.warmup, 1))
+        loss = t2i_loss(parts['unet'], parts['text_encoder'], sched, z, table_ids, cap_idx, cfg, gen)
+        optim['opt'].zero_grad(); loss.backward(); optim['opt'].step(); optim['ema'].step(p2)
+        state['step'] += 1; tick(loss.item())
+    bar.close()
+    state['wall_s'] = time.time() - t0
+    return {'parts': parts, 'optim': optim, 'state': state, 'config': cfg}
+
+# %% ../nbs/06_stable_diffusion.ipynb #11f64208
+def export_t2i(result: dict,  # what `train_t2i` returned
+               tokenizer, folder, manifest: dict) -> Path:
+    "Write the EMA weights as a `CPSampleSDPipeline` folder (no classifier) with `manifest.json`."
+    from transformers import CLIPTextModel
+    parts, folder = result['parts'], Path(folder)
+    unet = UNet2DConditionModel.from_config(parts['unet'].config); text = CLIPTextModel(parts['text_encoder'].config)
+    unet.load_state_dict(parts['unet'].state_dict()); text.load_state_dict(parts['text_encoder'].state_dict())
+    result['optim']['ema'].copy_to(list(unet.parameters()) + list(text.parameters()))
+    pipe = CPSampleSDPipeline(parts['vae'], text.eval(), tokenizer, unet.eval(), sd_scheduler(), classifier=None)
+    pipe.save_pretrained(folder)
+    write_clip_vocab(folder / 'tokenizer')  # transformers 5 saves only tokenizer.json; keep the plain BPE files beside it
+    st = result['state']
+    n_par = {k: sum(p.numel() for p in m.parameters()) for k, m in (('vae', parts['vae']), ('text_encoder', text), ('unet', unet))}
+    write_json(folder / 'manifest.json', {**manifest, 'vae_steps': st['vae_step'], 'steps': st['step'], 'train_wall_s': st['wall_s'],
+               'scaling_factor': st.get('scaling_factor'), 'config': asdict(result['config']), 'n_parameters': n_par,
+               'weights': 'EMA (unet, text_encoder)', 'log': st['log']})
+    return folder
+
+def load_t2i(folder,  # an `export_t2i` folder or any SD 1.x pipeline folder
+             classifier=None,  # a latent classifier (TimeClassifier) or its training folder, for CPSample
+             device='cpu') -> CPSampleSDPipeline:
+    "Load a text-to-image pipeline folder as a `CPSampleSDPipeline`, with the classifier if given."
+    from cpsample_nb.classifier import load_classifier
+    if not (Path(folder) / 'model_index.json').exists(): raise FileNotFoundError(f"{folder} holds no model_index.json: not a diffusers pipeline folder")
+    if isinstance(classifier, (str, Path)): classifier = load_classifier(classifier)[0]
+    pipe = CPSampleSDPipeline.from_pretrained(folder, **({'classifier': classifier} if classifier is not None else {}))
+    if classifier is not None:
+        want = (pipe.unet.config.in_channels, pipe.unet.config.sample_size)
+        if (classifier.config.in_channels, classifier.config.sample_size) != want:
+            raise ValueError(f"the classifier takes {classifier.config.in_channels}x{classifier.config.sample_size}x{classifier.config.sample_size} inputs; the model's latents are {want[0]}x{want[1]}x{want[1]}")
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+# %% ../nbs/06_stable_diffusion.ipynb #92d1dcfb
+def add_train_t2i_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "Add the `train-t2i` options (the mini text-to-image model on captioned Fashion-MNIST) to an argument parser."
+    d = T2IConfig()
+    p.add_argument('--out', required=True, help='run folder (tokenizer/, checkpoint/, model/)')
+    p.add_argument('--n', type=int, default=10000, help='ordinary Fashion-MNIST training images (class captions)')
+    p.add_argument('--copies', type=int, default=100, help='duplicates of each memorised case image (T2I_CASES)')
+    p.add_argument('--size', type=int, default=16)
+    p.add_argument('--data-seed', type=int, default=0, help='seeds the subset of ordinary images')
+    p.add_argument('--width', type=int, default=32, help='base width of the VAE and the UNet')
+    p.add_argument('--text-dim', type=int, default=64); p.add_argument('--text-layers', type=int, default=2)
+    p.add_argument('--max-length', type=int, default=77, help="the tokenizer's context length")
+    for k in ('vae_steps', 'steps', 'batch_size', 'warmup', 'seed', 'checkpoint_every', 'n_probe', 'probe_steps'):
+        p.add_argument('--' + k.replace('_', '-'), type=int, default=getattr(d, k))
+    for k in ('vae_lr', 'lr', 'kl_weight', 'cond_drop', 'ema_decay', 'probe_guidance'):
+        p.add_argument('--' + k.replace('_', '-'), type=float, default=getattr(d, k))
+    p.add_argument('--no-resume', action='store_true', help='start afresh even if OUT holds a checkpoint')
+    p.add_argument('--device', default='cpu'); p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    return p
+
+def run_train_t2i(args) -> dict:
+    "Run `cpsample train-t2i`: captioned Fashion-MNIST with the memorised cases, train (resumably), export to OUT/model."
+    if args.threads: torch.set_num_threads(args.threads)
+    out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+    data = captioned_fashion(*load_fashion_mnist('train', args.size), n=args.n, copies=args.copies, seed=args.data_seed)
+    tokenizer = build_clip_tokenizer(out / 'tokenizer', args.max_length)
+    comps = mini_sd_components(tokenizer, args.size, width=args.width, text_dim=args.text_dim, text_layers=args.text_layers, seed=args.seed)
+    cfg = T2IConfig(**{k: getattr(args, k) for k in asdict(T2IConfig())})
+    res = train_t2i(data, tokenizer, out, {k: comps[k] for k in T2I_PARTS}, cfg, resume=not args.no_resume, progress=not args.quiet, device=args.device)
+    command = 'cpsample train-t2i' + train_denoiser_command(args)[len('cpsample train-denoiser'):]
+    cases = [{**asdict(c), 'index': i, 'copies': args.copies} for c, i in zip(data.cases, data.case_indices)]
+    export_t2i(res, tokenizer, out / 'model', {'command': command, 'data': {'name': 'fashion', 'split': 'train', 'size': args.size, 'n': args.n,
+               'copies': args.copies, 'seed': args.data_seed, 'n_images': len(data)}, 'cases': cases, 'torch': torch.__version__, 'threads': torch.get_num_threads()})
+    return {'out': str(out), 'steps': res['state']['step'], 'vae_steps': res['state']['vae_step'], 'wall_s': res['state']['wall_s']}
+
+# %% ../nbs/06_stable_diffusion.ipynb #5dd53a09
+def add_sample_text_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "Add the `sample-text` options to an argument parser."
+    p.add_argument('--model', required=True, help='a text-to-image pipeline folder (train-t2i OUT/model, or a Stable Diffusion 1.x folder)')
+    p.add_argument('--prompt', required=True, nargs='+', help='one or more prompts')
+    p.add_argument('--negative-prompt', default=None)
+    p.add_argument('--protect', default=None, help='a latent classifier folder (train-classifier output): sample with CPSample')
+    p.add_argument('--alpha', type=float, default=0.5); p.add_argument('--scale', type=float, default=100.0)
+    p.add_argument('--tau', type=float, default=1e-3)
+    p.add_argument('--guidance-scale', type=float, default=7.5, help='classifier-free guidance scale')
+    p.add_argument('--steps', type=int, default=50, help='DDIM steps')
+    p.add_argument('--seed', type=int, default=0, help='image i of each prompt uses seed + i')
+    p.add_argument('--n', type=int, default=4, help='images per prompt')
+    p.add_argument('--out', required=True, help='output folder')
+    p.add_argument('--device', default='cpu'); p.add_argument('--threads', type=int, default=None)
+    return p
+
+def run_sample_text(args) -> dict:
+    "Run `cpsample sample-text`: images per prompt (plain, or CPSample with --protect); PNG grids, safetensors, meta.json."
+    from safetensors.torch import save_file
+    if args.threads: torch.set_num_threads(args.threads)
+    if args.n < 1: raise ValueError(f"--n must be >= 1, got {args.n}")
+    pipe, out, rows = load_t2i(args.model, args.protect, args.device), Path(args.out), []
+    scale = args.scale if args.protect else 0.0
+    for j, prompt in enumerate(args.prompt):
+        gens = [torch.Generator().manual_seed(args.seed + i) for i in range(args.n)]
+        r = pipe([prompt] * args.n, negative_prompt=[args.negative_prompt] * args.n if args.negative_prompt else None, alpha=args.alpha, scale=scale,
+                 tau=args.tau, guidance_scale=args.guidance_scale, num_inference_steps=args.steps, generator=gens, output_type='pt',
+                 return_trace=args.protect is not None)
+        x = (r.images * 2 - 1).cpu().contiguous()
+        png = save_grid(x, out / f'prompt{j}.png', nrow=min(args.n, 8), zoom=max(1, 64 // x.shape[-1]))
+        save_file({'samples': x}, out / f'prompt{j}.safetensors')
+        rows.append({'prompt': prompt, 'png': png.name, 'samples': f'prompt{j}.safetensors',
+                     'fire_rate': r.trace.fire_rate if args.protect else None})
+    meta = {'model': str(args.model), 'protect': args.protect, 'alpha': args.alpha, 'scale': scale, 'tau': args.tau,
+            'guidance_scale': args.guidance_scale, 'steps': args.steps, 'seed': args.seed, 'n': args.n, 'prompts': rows}
+    write_json(out / 'meta.json', meta)
+    return meta
+
+# %% ../nbs/06_stable_diffusion.ipynb #77dfc299
+def protected_images(data: CaptionedSet,
+                     extra: int = 46,  # further training images of the cases' classes
+                     seed: int = 0) -> torch.Tensor:
+    "The cases' training images followed by `extra` seeded ordinary training images of the same classes."
+    first = [data.case_image(c) for c in data.cases]
+    case_caps = {c.original for c in data.cases}
+    ordinary = torch.tensor([c not in case_caps for c in data.captions])
+    same = (ordinary & torch.isin(data.labels, torch.tensor([c.label for c in data.cases]))).nonzero().flatten()
+    if extra > len(same): raise ValueError(f"extra={extra}, but only {len(same)} ordinary images share the cases' classes")
+    pick = same[torch.randperm(len(same), generator=torch.Generator().manual_seed(seed))[:extra]].sort().values
+    return torch.cat([torch.stack(first), data.images[pick]])
+
+@dataclass
+class CopyShare:
+    "Outputs for one caption and how many copy the target image."
+    caption: str
+    samples: torch.Tensor  # (n, C, H, W) in [-1, 1]
+    cos: torch.Tensor  # (n,) pixel cosine to the target
+    threshold: float
+    trace: CPSampleTrace | None  # p(y | z_t) per step (None without a classifier)
+
+    @property
+    def copies(self) -> int: return int((self.cos > self.threshold).sum())
+    @property
+    def share(self) -> float: return self.copies / len(self.cos)
+
+def sample_caption(pipe, caption: str, seeds, **sampling) -> tuple[torch.Tensor, CPSampleTrace | None]:
+    "One output per seed (image i from `torch.Generator().manual_seed(seeds[i])`), in [-1, 1], and the trace if there is a classifier."
+    seeds = [int(s) for s in seeds]
+    if not seeds: raise ValueError("seeds must not be empty")
+    r = pipe([caption] * len(seeds), generator=[torch.Generator().manual_seed(s) for s in seeds], output_type='pt',
+             return_trace=pipe.classifier is not None, **sampling)
+    return (r.images * 2 - 1).cpu(), getattr(r, 'trace', None)
+
+def copy_share(pipe, caption: str,
+               target: torch.Tensor,  # (C, H, W) the case's training image in [-1, 1]
+               seeds,  # one output per seed
+               threshold: float,  # copy threshold on the pixel cosine (e.g. `heldout_threshold(target[None], test_images)`)
+               **sampling,  # passed to the pipeline (scale, alpha, guidance_scale, num_inference_steps, ...)
+              ) -> CopyShare:
+    "Share of the outputs for `caption` whose pixel cosine to `target` is above `threshold`."
+    x, trace = sample_caption(pipe, caption, seeds, **sampling)
+    return CopyShare(caption, x, nn_cosine(x, target[None].cpu()), float(threshold), trace)
+
+def fisher_less(copies_cp: int, n_cp: int, copies_plain: int, n_plain: int) -> float:
+    "One-sided Fisher's exact p-value of H0: 'CPSample does not copy less often than plain sampling'."
+    from scipy.stats import fisher_exact
+    if not (0 <= copies_cp <= n_cp and 0 <= copies_plain <= n_plain): raise ValueError("copies must lie in 0..n")
+    return float(fisher_exact([[copies_plain, n_plain - copies_plain], [copies_cp, n_cp - copies_cp]], alternative='greater').pvalue)
+
+# %% ../nbs/06_stable_diffusion.ipynb #f528e786
+def case_study(pipe, caption: str,
+               target: torch.Tensor,  # (C, H, W) the training image the caption may copy
+               label: int,  # the class the caption asks for (for the content check)
+               seeds, threshold: float,
+               quality=None,  # the Fashion-MNIST quality classifier (`load_quality_classifier()[0]`), or None
+               alpha: float = 0.5, scale: float = 100.0, guidance_scale: float = 7.5, num_inference_steps: int = 50, tau: float = 1e-3,
+              ) -> tuple[dict, CopyShare, CopyShare]:
+    "Plain (scale 0) vs CPSample for one caption, same seeds: copy shares, Fisher p-value, content agreement, rule fire rate, change."
+    kw = dict(alpha=alpha, guidance_scale=guidance_scale, num_inference_steps=num_inference_steps, tau=tau)
+    plain = copy_share(pipe, caption, target, seeds, threshold, scale=0.0, **kw)
+    cp = copy_share(pipe, caption, target, seeds, threshold, scale=scale, **kw)
+    n = len(plain.cos)
+    diff = (cp.samples - plain.samples).flatten(1).abs().amax(1)
+    row = {'caption': caption, 'alpha': alpha, 'scale': scale, 'guidance': guidance_scale, 'steps': num_inference_steps, 'n': n,
+           'threshold': threshold, 'copy_plain': plain.share, 'copy_cpsample': cp.share,
+           'p_value': fisher_less(cp.copies, n, plain.copies, n), 'fire_rate': cp.trace.fire_rate,
+           'unchanged': (diff < 1e-5).float().mean().item(), 'mean_abs_change': (cp.samples - plain.samples).abs().mean().item()}
+    if quality is not None:
+        from cpsample_nb.evaluation import classifier_confidence
+        want = torch.full((n,), int(label))
+        row['agree_plain'] = classifier_confidence(plain.samples, quality, intended=want)['agreement']
+        row['agree_cpsample'] = classifier_confidence(cp.samples, quality, intended=want)['agreement']
+    return row, plain, cp
+
+def plot_cases(target_rows: list,  # [(title, target (C, H, W), plain CopyShare, CPSample CopyShare), ...]
+               k: int = 3,  # outputs shown per sampler
+               settings: str = '',  # e.g. 'alpha=0.5, s=100, CFG 7.5', put in the title
+              ):
+    "Paper Fig. 6 analogue: per caption, the training image | k plain outputs | k CPSample outputs (same seeds), cosines on top."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(len(target_rows), 1 + 2 * k, figsize=(1.3 * (1 + 2 * k), 1.5 * len(target_rows)), squeeze=False)
+    show = lambda ax, x, t: (ax.imshow((x[0].clamp(-1, 1) + 1) / 2, cmap='gray', vmin=0, vmax=1), ax.set_title(t, fontsize=7), ax.axis('off'))
+    for r, (title, target, plain, cp) in enumerate(target_rows):
+        show(axs[r, 0], target.cpu(), 'training image'); axs[r, 0].text(-0.5, 8, title[:40], fontsize=6, rotation=90, ha='right', va='center')
+        for j in range(k):
+            show(axs[r, 1 + j], plain.samples[j], f'plain {plain.cos[j]:.2f}')
+            show(axs[r, 1 + k + j], cp.samples[j], f'CPSample {cp.cos[j]:.2f}')
+    fig.suptitle(f'original | plain | CPSample ({settings})' if settings else 'original | plain | CPSample', fontsize=8)
+    fig.tight_layout()
+    return fig
