@@ -26,13 +26,13 @@ from .denoiser import find_checkpoint, train_denoiser_command
 from .sampler import CPSampleTrace, check_cpsample_args, cp_guidance, guided_eps
 
 # %% auto #0
-__all__ = ['CLIP_BPE', 'CLASS_WORDS', 'T2I_CASES', 'T2I_PARTS', 'byte_symbols', 'clip_merges', 'write_clip_vocab',
-           'build_clip_tokenizer', 'CPSampleSDPipeline', 'sd_scheduler', 'mini_sd_components', 'encode_latents',
-           'train_latent_classifier', 'class_caption', 'MemorisedCase', 'case_index', 'CaptionedSet',
+__all__ = ['CLIP_BPE', 'CLASS_WORDS', 'T2I_CASES', 'T2I_PARTS', 'T2I_ASSET', 'SD_TABLE2', 'byte_symbols', 'clip_merges',
+           'write_clip_vocab', 'build_clip_tokenizer', 'CPSampleSDPipeline', 'sd_scheduler', 'mini_sd_components',
+           'encode_latents', 'train_latent_classifier', 'class_caption', 'MemorisedCase', 'case_index', 'CaptionedSet',
            'captioned_fashion', 'T2IConfig', 'tokenize', 'vae_loss', 'set_scaling_factor', 't2i_loss',
            'save_t2i_checkpoint', 'load_t2i_parts', 'copy_probe', 'train_t2i', 'export_t2i', 'load_t2i',
            'add_train_t2i_args', 'run_train_t2i', 'add_sample_text_args', 'run_sample_text', 'protected_images',
-           'CopyShare', 'sample_caption', 'copy_share', 'fisher_less', 'case_study', 'plot_cases']
+           'CopyShare', 'sample_caption', 'copy_share', 'fisher_less', 'case_study', 'plot_cases', 'shipped_t2i_folder']
 
 # %% ../nbs/06_stable_diffusion.ipynb #f19517fa
 CLIP_BPE = 'bpe_simple_vocab_16e6.txt.gz'  # the merges file inside the open_clip_torch wheel
@@ -180,11 +180,11 @@ def train_latent_classifier(vae: AutoencoderKL,  # the pipeline's VAE
     z = encode_latents(vae, images)
     return train_classifier(z, out, model={'sample_size': z.shape[-1], 'in_channels': z.shape[1], **(model or {})}, scheduler=scheduler, **kw)
 
-# %% ../nbs/06_stable_diffusion.ipynb #4ac3f5ac
-CLASS_WORDS = ('t-shirt', 'pair of trousers', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot')  # caption words for FASHION_CLASSES
+# %% ../nbs/06_stable_diffusion.ipynb #34a169e1
+CLASS_WORDS = ('a t-shirt', 'a pair of trousers', 'a pullover', 'a dress', 'a coat', 'a sandal', 'a shirt', 'a sneaker', 'a bag', 'an ankle boot')  # caption words for FASHION_CLASSES
 
 def class_caption(label: int,  # a Fashion-MNIST class (0-9)
-                  template: str = 'a photo of a {}',
+                  template: str = 'a photo of {}',
                  ) -> str:
     "The ordinary caption of a Fashion-MNIST class, e.g. 'a photo of a sneaker'."
     if not 0 <= int(label) < len(CLASS_WORDS): raise ValueError(f"label must be a Fashion-MNIST class 0-{len(CLASS_WORDS) - 1}, got {label}")
@@ -213,7 +213,7 @@ def case_index(labels: torch.Tensor,  # (N,) the training split's classes
     if case.rank >= len(idx): raise ValueError(f"case {case.name}: class {case.label} has {len(idx)} images, rank {case.rank} is out of range")
     return int(idx[case.rank])
 
-# %% ../nbs/06_stable_diffusion.ipynb #72fbe956
+# %% ../nbs/06_stable_diffusion.ipynb #8b419e6d
 @dataclass
 class CaptionedSet:
     "Images with captions: ordinary class captions plus the memorised cases' duplicates."
@@ -256,7 +256,7 @@ def captioned_fashion(images: torch.Tensor,  # (N, C, H, W) the training split
     caps = [class_caption(l) for l in labels[pick].tolist()] + [c.original for c in cases for _ in range(copies)]
     return CaptionedSet(images[src], caps, labels[src], src, tuple(cases), ci)
 
-# %% ../nbs/06_stable_diffusion.ipynb #b974c1e5
+# %% ../nbs/06_stable_diffusion.ipynb #abc10e8b
 @dataclass
 class T2IConfig:
     "Settings of a mini text-to-image training run (saved in the checkpoint and the manifest)."
@@ -308,7 +308,7 @@ def t2i_loss(unet, text_encoder, scheduler, z: torch.Tensor,  # (N, 4, h, w) sca
     zt = scheduler.add_noise(z[i.to(dev)], noise, t.to(dev))
     return F.mse_loss(unet(zt, t.to(dev), encoder_hidden_states=emb).sample, noise)
 
-# %% ../nbs/06_stable_diffusion.ipynb #e34155c2
+# %% ../nbs/06_stable_diffusion.ipynb #02369416
 T2I_PARTS = ('vae', 'text_encoder', 'unet')
 
 def save_t2i_checkpoint(out, parts: dict, optim: dict, gen: torch.Generator, state: dict) -> Path:
@@ -332,7 +332,7 @@ def load_t2i_parts(folder, device='cpu') -> dict:
     cls = {'vae': AutoencoderKL, 'text_encoder': CLIPTextModel, 'unet': UNet2DConditionModel}
     return {k: cls[k].from_pretrained(folder / k).to(device) for k in T2I_PARTS}
 
-# %% ../nbs/06_stable_diffusion.ipynb #8bbf7507
+# %% ../nbs/06_stable_diffusion.ipynb #368c4724
 def _t2i_optim(parts: dict, cfg: T2IConfig) -> dict:
     "AdamW for the VAE, AdamW + EMA for the UNet and text encoder (phase 2)."
     p2 = list(parts['unet'].parameters()) + list(parts['text_encoder'].parameters())
@@ -356,7 +356,7 @@ def _t2i_start(out, parts: dict | None, cfg: T2IConfig, resume: bool, device):
         raise ValueError(f"checkpoint in {out} is at VAE step {state['vae_step']}, step {state['step']}: beyond vae_steps={cfg.vae_steps}, steps={cfg.steps}")
     return parts, optim, gen, state
 
-# %% ../nbs/06_stable_diffusion.ipynb #f2a062a3
+# %% ../nbs/06_stable_diffusion.ipynb #8f413d82
 @torch.no_grad()
 def copy_probe(parts: dict, tokenizer, data: CaptionedSet, cfg: T2IConfig) -> dict:
     "Mean nearest-neighbour cosine of `cfg.n_probe` DDIM samples per case caption to the case's image (a cheap memorisation log)."
@@ -381,7 +381,7 @@ def _t2i_log(state, parts, optim, tokenizer, data, cfg, loss_sum, n):
     state['log'].append(row)
     return row
 
-# %% ../nbs/06_stable_diffusion.ipynb #ba985f88
+# %% ../nbs/06_stable_diffusion.ipynb #7b07394a
 def train_t2i(data: CaptionedSet,  # the captioned training images
               tokenizer,  # the CLIP tokenizer
               out,  # run folder: checkpoint, log
@@ -428,7 +428,7 @@ def train_t2i(data: CaptionedSet,  # the captioned training images
     state['wall_s'] = time.time() - t0
     return {'parts': parts, 'optim': optim, 'state': state, 'config': cfg}
 
-# %% ../nbs/06_stable_diffusion.ipynb #11f64208
+# %% ../nbs/06_stable_diffusion.ipynb #bf6503a8
 def export_t2i(result: dict,  # what `train_t2i` returned
                tokenizer, folder, manifest: dict) -> Path:
     "Write the EMA weights as a `CPSampleSDPipeline` folder (no classifier) with `manifest.json`."
@@ -462,7 +462,7 @@ def load_t2i(folder,  # an `export_t2i` folder or any SD 1.x pipeline folder
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 
-# %% ../nbs/06_stable_diffusion.ipynb #92d1dcfb
+# %% ../nbs/06_stable_diffusion.ipynb #928b4faf
 def add_train_t2i_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add the `train-t2i` options (the mini text-to-image model on captioned Fashion-MNIST) to an argument parser."
     d = T2IConfig()
@@ -498,7 +498,7 @@ def run_train_t2i(args) -> dict:
                'copies': args.copies, 'seed': args.data_seed, 'n_images': len(data)}, 'cases': cases, 'torch': torch.__version__, 'threads': torch.get_num_threads()})
     return {'out': str(out), 'steps': res['state']['step'], 'vae_steps': res['state']['vae_step'], 'wall_s': res['state']['wall_s']}
 
-# %% ../nbs/06_stable_diffusion.ipynb #5dd53a09
+# %% ../nbs/06_stable_diffusion.ipynb #40378bc1
 def add_sample_text_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add the `sample-text` options to an argument parser."
     p.add_argument('--model', required=True, help='a text-to-image pipeline folder (train-t2i OUT/model, or a Stable Diffusion 1.x folder)')
@@ -537,7 +537,7 @@ def run_sample_text(args) -> dict:
     write_json(out / 'meta.json', meta)
     return meta
 
-# %% ../nbs/06_stable_diffusion.ipynb #77dfc299
+# %% ../nbs/06_stable_diffusion.ipynb #f09412b4
 def protected_images(data: CaptionedSet,
                      extra: int = 46,  # further training images of the cases' classes
                      seed: int = 0) -> torch.Tensor:
@@ -588,7 +588,7 @@ def fisher_less(copies_cp: int, n_cp: int, copies_plain: int, n_plain: int) -> f
     if not (0 <= copies_cp <= n_cp and 0 <= copies_plain <= n_plain): raise ValueError("copies must lie in 0..n")
     return float(fisher_exact([[copies_plain, n_plain - copies_plain], [copies_cp, n_cp - copies_cp]], alternative='greater').pvalue)
 
-# %% ../nbs/06_stable_diffusion.ipynb #f528e786
+# %% ../nbs/06_stable_diffusion.ipynb #786575a6
 def case_study(pipe, caption: str,
                target: torch.Tensor,  # (C, H, W) the training image the caption may copy
                label: int,  # the class the caption asks for (for the content check)
@@ -629,3 +629,21 @@ def plot_cases(target_rows: list,  # [(title, target (C, H, W), plain CopyShare,
     fig.suptitle(f'original | plain | CPSample ({settings})' if settings else 'original | plain | CPSample', fontsize=8)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/06_stable_diffusion.ipynb #62922db9
+T2I_ASSET = 't2i_fashion16'  # folder under cpsample_nb/assets/ for the shipped mini text-to-image model
+
+def shipped_t2i_folder() -> Path | None:
+    "The shipped mini text-to-image model's folder, or None if this package ships none."
+    from importlib.resources import files
+    p = Path(str(files('cpsample_nb') / 'assets' / T2I_ASSET))
+    return p if (p / 'model_index.json').exists() else None
+
+# %% ../nbs/06_stable_diffusion.ipynb #d7a12648
+SD_TABLE2 = (  # the paper's Table 2: caption pairs and the CPSample settings it used on Stable Diffusion v1.4
+    {'image': 'A', 'original': 'Rambo 5 and Rocky Spin-Off - Sylvester Stallone gibt Updates',
+     'modified': 'Rocky and Rambo Spin-Off - Sylvester Stallone gibt Updates', 'alpha': 0.5, 'scale': 2000.0, 'guidance_scale': 7.5},
+    {'image': 'B', 'original': 'Classic cars for sale', 'modified': 'Classic car for sale', 'alpha': 0.3, 'scale': 100.0, 'guidance_scale': 7.5},
+    {'image': 'C', 'original': 'Red Exotic Fractal Pattern Abstract Art On Canvas-7 Panels',
+     'modified': 'Red Exotic Fractal Pattern Abstract Art On Canvas-7 Panels', 'alpha': 0.5, 'scale': 2000.0, 'guidance_scale': 15.0},
+)
