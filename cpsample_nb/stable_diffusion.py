@@ -32,7 +32,9 @@ __all__ = ['CLIP_BPE', 'CLASS_WORDS', 'T2I_CASES', 'T2I_PARTS', 'T2I_ASSET', 'SD
            'captioned_fashion', 'T2IConfig', 'tokenize', 'vae_loss', 'set_scaling_factor', 't2i_loss',
            'save_t2i_checkpoint', 'load_t2i_parts', 'copy_probe', 'train_t2i', 'export_t2i', 'load_t2i',
            'add_train_t2i_args', 'run_train_t2i', 'add_sample_text_args', 'run_sample_text', 'protected_images',
-           'CopyShare', 'sample_caption', 'copy_share', 'fisher_less', 'case_study', 'plot_cases', 'shipped_t2i_folder']
+           'CopyShare', 'sample_caption', 'copy_share', 'fisher_less', 'case_study', 'plot_cases',
+           'add_train_latent_classifier_args', 't2i_protected_images', 'run_train_latent_classifier',
+           'shipped_t2i_folder']
 
 # %% ../nbs/06_stable_diffusion.ipynb #f19517fa
 CLIP_BPE = 'bpe_simple_vocab_16e6.txt.gz'  # the merges file inside the open_clip_torch wheel
@@ -180,7 +182,7 @@ def train_latent_classifier(vae: AutoencoderKL,  # the pipeline's VAE
     z = encode_latents(vae, images)
     return train_classifier(z, out, model={'sample_size': z.shape[-1], 'in_channels': z.shape[1], **(model or {})}, scheduler=scheduler, **kw)
 
-# %% ../nbs/06_stable_diffusion.ipynb #34a169e1
+# %% ../nbs/06_stable_diffusion.ipynb #27f9e09c
 CLASS_WORDS = ('a t-shirt', 'a pair of trousers', 'a pullover', 'a dress', 'a coat', 'a sandal', 'a shirt', 'a sneaker', 'a bag', 'an ankle boot')  # caption words for FASHION_CLASSES
 
 def class_caption(label: int,  # a Fashion-MNIST class (0-9)
@@ -213,7 +215,7 @@ def case_index(labels: torch.Tensor,  # (N,) the training split's classes
     if case.rank >= len(idx): raise ValueError(f"case {case.name}: class {case.label} has {len(idx)} images, rank {case.rank} is out of range")
     return int(idx[case.rank])
 
-# %% ../nbs/06_stable_diffusion.ipynb #8b419e6d
+# %% ../nbs/06_stable_diffusion.ipynb #a84f764c
 @dataclass
 class CaptionedSet:
     "Images with captions: ordinary class captions plus the memorised cases' duplicates."
@@ -256,7 +258,7 @@ def captioned_fashion(images: torch.Tensor,  # (N, C, H, W) the training split
     caps = [class_caption(l) for l in labels[pick].tolist()] + [c.original for c in cases for _ in range(copies)]
     return CaptionedSet(images[src], caps, labels[src], src, tuple(cases), ci)
 
-# %% ../nbs/06_stable_diffusion.ipynb #abc10e8b
+# %% ../nbs/06_stable_diffusion.ipynb #8e1bc4e0
 @dataclass
 class T2IConfig:
     "Settings of a mini text-to-image training run (saved in the checkpoint and the manifest)."
@@ -308,7 +310,7 @@ def t2i_loss(unet, text_encoder, scheduler, z: torch.Tensor,  # (N, 4, h, w) sca
     zt = scheduler.add_noise(z[i.to(dev)], noise, t.to(dev))
     return F.mse_loss(unet(zt, t.to(dev), encoder_hidden_states=emb).sample, noise)
 
-# %% ../nbs/06_stable_diffusion.ipynb #02369416
+# %% ../nbs/06_stable_diffusion.ipynb #456db9f5
 T2I_PARTS = ('vae', 'text_encoder', 'unet')
 
 def save_t2i_checkpoint(out, parts: dict, optim: dict, gen: torch.Generator, state: dict) -> Path:
@@ -332,7 +334,7 @@ def load_t2i_parts(folder, device='cpu') -> dict:
     cls = {'vae': AutoencoderKL, 'text_encoder': CLIPTextModel, 'unet': UNet2DConditionModel}
     return {k: cls[k].from_pretrained(folder / k).to(device) for k in T2I_PARTS}
 
-# %% ../nbs/06_stable_diffusion.ipynb #368c4724
+# %% ../nbs/06_stable_diffusion.ipynb #78ec8ee2
 def _t2i_optim(parts: dict, cfg: T2IConfig) -> dict:
     "AdamW for the VAE, AdamW + EMA for the UNet and text encoder (phase 2)."
     p2 = list(parts['unet'].parameters()) + list(parts['text_encoder'].parameters())
@@ -356,7 +358,7 @@ def _t2i_start(out, parts: dict | None, cfg: T2IConfig, resume: bool, device):
         raise ValueError(f"checkpoint in {out} is at VAE step {state['vae_step']}, step {state['step']}: beyond vae_steps={cfg.vae_steps}, steps={cfg.steps}")
     return parts, optim, gen, state
 
-# %% ../nbs/06_stable_diffusion.ipynb #8f413d82
+# %% ../nbs/06_stable_diffusion.ipynb #9719e12f
 @torch.no_grad()
 def copy_probe(parts: dict, tokenizer, data: CaptionedSet, cfg: T2IConfig) -> dict:
     "Mean nearest-neighbour cosine of `cfg.n_probe` DDIM samples per case caption to the case's image (a cheap memorisation log)."
@@ -381,7 +383,7 @@ def _t2i_log(state, parts, optim, tokenizer, data, cfg, loss_sum, n):
     state['log'].append(row)
     return row
 
-# %% ../nbs/06_stable_diffusion.ipynb #7b07394a
+# %% ../nbs/06_stable_diffusion.ipynb #3e450ce5
 def train_t2i(data: CaptionedSet,  # the captioned training images
               tokenizer,  # the CLIP tokenizer
               out,  # run folder: checkpoint, log
@@ -428,7 +430,7 @@ def train_t2i(data: CaptionedSet,  # the captioned training images
     state['wall_s'] = time.time() - t0
     return {'parts': parts, 'optim': optim, 'state': state, 'config': cfg}
 
-# %% ../nbs/06_stable_diffusion.ipynb #bf6503a8
+# %% ../nbs/06_stable_diffusion.ipynb #ee857ed8
 def export_t2i(result: dict,  # what `train_t2i` returned
                tokenizer, folder, manifest: dict) -> Path:
     "Write the EMA weights as a `CPSampleSDPipeline` folder (no classifier) with `manifest.json`."
@@ -462,7 +464,7 @@ def load_t2i(folder,  # an `export_t2i` folder or any SD 1.x pipeline folder
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 
-# %% ../nbs/06_stable_diffusion.ipynb #928b4faf
+# %% ../nbs/06_stable_diffusion.ipynb #15ec70e6
 def add_train_t2i_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add the `train-t2i` options (the mini text-to-image model on captioned Fashion-MNIST) to an argument parser."
     d = T2IConfig()
@@ -498,7 +500,7 @@ def run_train_t2i(args) -> dict:
                'copies': args.copies, 'seed': args.data_seed, 'n_images': len(data)}, 'cases': cases, 'torch': torch.__version__, 'threads': torch.get_num_threads()})
     return {'out': str(out), 'steps': res['state']['step'], 'vae_steps': res['state']['vae_step'], 'wall_s': res['state']['wall_s']}
 
-# %% ../nbs/06_stable_diffusion.ipynb #40378bc1
+# %% ../nbs/06_stable_diffusion.ipynb #167af14d
 def add_sample_text_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add the `sample-text` options to an argument parser."
     p.add_argument('--model', required=True, help='a text-to-image pipeline folder (train-t2i OUT/model, or a Stable Diffusion 1.x folder)')
@@ -537,7 +539,7 @@ def run_sample_text(args) -> dict:
     write_json(out / 'meta.json', meta)
     return meta
 
-# %% ../nbs/06_stable_diffusion.ipynb #f09412b4
+# %% ../nbs/06_stable_diffusion.ipynb #41e0d76e
 def protected_images(data: CaptionedSet,
                      extra: int = 46,  # further training images of the cases' classes
                      seed: int = 0) -> torch.Tensor:
@@ -588,7 +590,7 @@ def fisher_less(copies_cp: int, n_cp: int, copies_plain: int, n_plain: int) -> f
     if not (0 <= copies_cp <= n_cp and 0 <= copies_plain <= n_plain): raise ValueError("copies must lie in 0..n")
     return float(fisher_exact([[copies_plain, n_plain - copies_plain], [copies_cp, n_cp - copies_cp]], alternative='greater').pvalue)
 
-# %% ../nbs/06_stable_diffusion.ipynb #786575a6
+# %% ../nbs/06_stable_diffusion.ipynb #5efd75e3
 def case_study(pipe, caption: str,
                target: torch.Tensor,  # (C, H, W) the training image the caption may copy
                label: int,  # the class the caption asks for (for the content check)
@@ -630,7 +632,45 @@ def plot_cases(target_rows: list,  # [(title, target (C, H, W), plain CopyShare,
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_stable_diffusion.ipynb #62922db9
+# %% ../nbs/06_stable_diffusion.ipynb #44899c60
+def add_train_latent_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "Add the `train-latent-classifier` options to an argument parser."
+    p.add_argument('--model', required=True, help='the text-to-image pipeline folder whose VAE encodes the images')
+    p.add_argument('--images', default=None, help="a folder of PNG/JPEG images to protect (default: a train-t2i model's cases and --extra images of their classes)")
+    p.add_argument('--extra', type=int, default=46, help='without --images: further training images of the cases\' classes')
+    p.add_argument('--size', type=int, default=None, help="resize --images to this (default: the VAE's sample size)")
+    p.add_argument('--out', required=True, help='classifier output folder (checkpoints; what sample-text --protect takes)')
+    p.add_argument('--steps', type=int, default=3000); p.add_argument('--batch-size', type=int, default=50)
+    p.add_argument('--lr', type=float, default=5e-3); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--label-seed', type=int, default=0, help='seed of the random labels')
+    p.add_argument('--device', default='cpu'); p.add_argument('--threads', type=int, default=None); p.add_argument('--quiet', action='store_true')
+    return p
+
+def t2i_protected_images(folder, extra: int = 46, seed: int = 0) -> torch.Tensor:
+    "The protected set of a `train-t2i` model (its cases, then `extra` images of their classes), rebuilt from its manifest."
+    mf = Path(folder) / 'manifest.json'
+    if not mf.exists(): raise FileNotFoundError(f"{folder} holds no manifest.json from train-t2i: pass --images")
+    m = json.loads(mf.read_text()); d = m['data']
+    cases = tuple(MemorisedCase(c['name'], c['label'], c['rank'], c['original'], c['modified']) for c in m['cases'])
+    return protected_images(captioned_fashion(*load_fashion_mnist('train', d['size']), n=d['n'], cases=cases, copies=d['copies'], seed=d['seed']), extra, seed)
+
+def run_train_latent_classifier(args) -> dict:
+    "Run `cpsample train-latent-classifier`: encode the protected images with the model's VAE and train the classifier on them."
+    from cpsample_nb.classifier import TrainConfig as ClassifierConfig
+    from cpsample_nb.data import load_image_folder
+    if args.threads: torch.set_num_threads(args.threads)
+    pipe = load_t2i(args.model, device=args.device)
+    vc = pipe.vae.config
+    images = (load_image_folder(args.images, args.size or vc.sample_size, vc.in_channels) if args.images
+              else t2i_protected_images(args.model, args.extra, args.seed))
+    cfg = ClassifierConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=0, checkpoint_every=0)
+    res = train_latent_classifier(pipe.vae, images, pipe.scheduler, args.out, config=cfg, label_seed=args.label_seed,
+                                  progress=not args.quiet, device=args.device)
+    write_json(Path(args.out) / 'protected.json', {'model': str(args.model), 'images': args.images or 'train-t2i cases + extra',
+               'n': len(images), 'extra': None if args.images else args.extra, 'steps': res.step, 'seconds': res.seconds})
+    return {'out': str(args.out), 'n_images': len(images), 'step': res.step}
+
+# %% ../nbs/06_stable_diffusion.ipynb #b3ba1e10
 T2I_ASSET = 't2i_fashion16'  # folder under cpsample_nb/assets/ for the shipped mini text-to-image model
 
 def shipped_t2i_folder() -> Path | None:
@@ -639,7 +679,7 @@ def shipped_t2i_folder() -> Path | None:
     p = Path(str(files('cpsample_nb') / 'assets' / T2I_ASSET))
     return p if (p / 'model_index.json').exists() else None
 
-# %% ../nbs/06_stable_diffusion.ipynb #d7a12648
+# %% ../nbs/06_stable_diffusion.ipynb #c2382c59
 SD_TABLE2 = (  # the paper's Table 2: caption pairs and the CPSample settings it used on Stable Diffusion v1.4
     {'image': 'A', 'original': 'Rambo 5 and Rocky Spin-Off - Sylvester Stallone gibt Updates',
      'modified': 'Rocky and Rambo Spin-Off - Sylvester Stallone gibt Updates', 'alpha': 0.5, 'scale': 2000.0, 'guidance_scale': 7.5},
