@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 import cpsample_nb
-from .data import DEFAULT_SIZE, load_faces, load_fashion_mnist, load_image_folder, load_nonfaces, nn_cosine, protected_subset, save_grid, write_json
+from .data import DEFAULT_SIZE, heldout_threshold, load_faces, load_fashion_mnist, load_image_folder, load_nonfaces, nn_cosine, protected_subset, save_grid, write_json
 from .classifier import add_train_classifier_args, count_parameters, load_classifier, run_train_classifier
 from .denoiser import SHIPPED, add_train_denoiser_args, load_denoiser, load_shipped_denoiser, run_train_denoiser, training_images
 from .evaluation import FrechetDistance, evaluate_samples, mia_table, permutation_test, sweep
@@ -466,6 +466,8 @@ def add_evaluate_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument('--model', default=None, help='denoiser folder whose manifest names the protected subset (default: the shipped one)')
     p.add_argument('--heldout', default=None, help='with --train FOLDER: a folder of held-out images for the baseline share')
     p.add_argument('--thresholds', type=float, nargs='+', default=[0.95, 0.97], help='replication thresholds (default: 0.95 0.97)')
+    p.add_argument('--threshold-q', type=float, default=0.999, help="also measure at the held-out threshold: this quantile of the "
+                   "held-out images' nearest cosine to the protected ones (default: %(default)s)")
     return p
 
 def _name(path, meta: dict, other: str | None = None) -> str:
@@ -482,10 +484,14 @@ def run_evaluate(args) -> dict:
         gen[_name(args.baseline, mb)] = xb
     gen[_name(args.samples, meta, next(iter(gen), None))] = x
     sets = evaluation_sets(args.train, x.shape[-1], x.shape[1], args.model, args.heldout)
+    held = sets['heldout']
+    thr = round(heldout_threshold(sets['train'], held, args.threshold_q), 4) if held is not None and len(held) > 1 else None
+    ts = list(dict.fromkeys([*args.thresholds] + ([thr] if thr is not None else [])))
     with staged_folder(args.out) as tmp:
-        ev = evaluate_samples(gen, sets['train'], sets['heldout'], args.thresholds, quality=sets['quality'], out=tmp)
+        ev = evaluate_samples(gen, sets['train'], held, ts, quality=sets['quality'], out=tmp)
         ev.figures = {k: Path(v).name for k, v in ev.figures.items()}
         res = {'samples': str(args.samples), 'baseline': args.baseline, 'train': args.train, 'against': sets['about'],
+               'heldout_threshold': thr, 'heldout_threshold_q': args.threshold_q if thr is not None else None,
                'samples_metadata': meta, 'summary': {f't{t}': ev.summary(t, list(gen)[-1]) for t in ev.thresholds}, 'evaluation': ev.to_dict()}
         write_json(tmp / 'evaluation.json', res)
         (tmp / 'report.md').write_text(f"# cpsample evaluate\n\n{args.samples} against {sets['about']}.\n\n{ev._repr_markdown_()}\n\n"
