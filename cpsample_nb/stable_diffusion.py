@@ -182,7 +182,7 @@ def train_latent_classifier(vae: AutoencoderKL,  # the pipeline's VAE
     z = encode_latents(vae, images)
     return train_classifier(z, out, model={'sample_size': z.shape[-1], 'in_channels': z.shape[1], **(model or {})}, scheduler=scheduler, **kw)
 
-# %% ../nbs/06_stable_diffusion.ipynb #27f9e09c
+# %% ../nbs/06_stable_diffusion.ipynb #ed04f996
 CLASS_WORDS = ('a t-shirt', 'a pair of trousers', 'a pullover', 'a dress', 'a coat', 'a sandal', 'a shirt', 'a sneaker', 'a bag', 'an ankle boot')  # caption words for FASHION_CLASSES
 
 def class_caption(label: int,  # a Fashion-MNIST class (0-9)
@@ -215,7 +215,7 @@ def case_index(labels: torch.Tensor,  # (N,) the training split's classes
     if case.rank >= len(idx): raise ValueError(f"case {case.name}: class {case.label} has {len(idx)} images, rank {case.rank} is out of range")
     return int(idx[case.rank])
 
-# %% ../nbs/06_stable_diffusion.ipynb #a84f764c
+# %% ../nbs/06_stable_diffusion.ipynb #132e9530
 @dataclass
 class CaptionedSet:
     "Images with captions: ordinary class captions plus the memorised cases' duplicates."
@@ -258,7 +258,7 @@ def captioned_fashion(images: torch.Tensor,  # (N, C, H, W) the training split
     caps = [class_caption(l) for l in labels[pick].tolist()] + [c.original for c in cases for _ in range(copies)]
     return CaptionedSet(images[src], caps, labels[src], src, tuple(cases), ci)
 
-# %% ../nbs/06_stable_diffusion.ipynb #8e1bc4e0
+# %% ../nbs/06_stable_diffusion.ipynb #ce04949a
 @dataclass
 class T2IConfig:
     "Settings of a mini text-to-image training run (saved in the checkpoint and the manifest)."
@@ -310,7 +310,7 @@ def t2i_loss(unet, text_encoder, scheduler, z: torch.Tensor,  # (N, 4, h, w) sca
     zt = scheduler.add_noise(z[i.to(dev)], noise, t.to(dev))
     return F.mse_loss(unet(zt, t.to(dev), encoder_hidden_states=emb).sample, noise)
 
-# %% ../nbs/06_stable_diffusion.ipynb #456db9f5
+# %% ../nbs/06_stable_diffusion.ipynb #3d69ceac
 T2I_PARTS = ('vae', 'text_encoder', 'unet')
 
 def save_t2i_checkpoint(out, parts: dict, optim: dict, gen: torch.Generator, state: dict) -> Path:
@@ -334,7 +334,7 @@ def load_t2i_parts(folder, device='cpu') -> dict:
     cls = {'vae': AutoencoderKL, 'text_encoder': CLIPTextModel, 'unet': UNet2DConditionModel}
     return {k: cls[k].from_pretrained(folder / k).to(device) for k in T2I_PARTS}
 
-# %% ../nbs/06_stable_diffusion.ipynb #78ec8ee2
+# %% ../nbs/06_stable_diffusion.ipynb #adbb7a07
 def _t2i_optim(parts: dict, cfg: T2IConfig) -> dict:
     "AdamW for the VAE, AdamW + EMA for the UNet and text encoder (phase 2)."
     p2 = list(parts['unet'].parameters()) + list(parts['text_encoder'].parameters())
@@ -358,7 +358,7 @@ def _t2i_start(out, parts: dict | None, cfg: T2IConfig, resume: bool, device):
         raise ValueError(f"checkpoint in {out} is at VAE step {state['vae_step']}, step {state['step']}: beyond vae_steps={cfg.vae_steps}, steps={cfg.steps}")
     return parts, optim, gen, state
 
-# %% ../nbs/06_stable_diffusion.ipynb #9719e12f
+# %% ../nbs/06_stable_diffusion.ipynb #d205871f
 @torch.no_grad()
 def copy_probe(parts: dict, tokenizer, data: CaptionedSet, cfg: T2IConfig) -> dict:
     "Mean nearest-neighbour cosine of `cfg.n_probe` DDIM samples per case caption to the case's image (a cheap memorisation log)."
@@ -383,7 +383,7 @@ def _t2i_log(state, parts, optim, tokenizer, data, cfg, loss_sum, n):
     state['log'].append(row)
     return row
 
-# %% ../nbs/06_stable_diffusion.ipynb #3e450ce5
+# %% ../nbs/06_stable_diffusion.ipynb #25fc5e6f
 def train_t2i(data: CaptionedSet,  # the captioned training images
               tokenizer,  # the CLIP tokenizer
               out,  # run folder: checkpoint, log
@@ -430,7 +430,7 @@ def train_t2i(data: CaptionedSet,  # the captioned training images
     state['wall_s'] = time.time() - t0
     return {'parts': parts, 'optim': optim, 'state': state, 'config': cfg}
 
-# %% ../nbs/06_stable_diffusion.ipynb #ee857ed8
+# %% ../nbs/06_stable_diffusion.ipynb #7b207a5f
 def export_t2i(result: dict,  # what `train_t2i` returned
                tokenizer, folder, manifest: dict) -> Path:
     "Write the EMA weights as a `CPSampleSDPipeline` folder (no classifier) with `manifest.json`."
@@ -464,7 +464,7 @@ def load_t2i(folder,  # an `export_t2i` folder or any SD 1.x pipeline folder
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 
-# %% ../nbs/06_stable_diffusion.ipynb #15ec70e6
+# %% ../nbs/06_stable_diffusion.ipynb #8368adb1
 def add_train_t2i_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add the `train-t2i` options (the mini text-to-image model on captioned Fashion-MNIST) to an argument parser."
     d = T2IConfig()
@@ -500,7 +500,7 @@ def run_train_t2i(args) -> dict:
                'copies': args.copies, 'seed': args.data_seed, 'n_images': len(data)}, 'cases': cases, 'torch': torch.__version__, 'threads': torch.get_num_threads()})
     return {'out': str(out), 'steps': res['state']['step'], 'vae_steps': res['state']['vae_step'], 'wall_s': res['state']['wall_s']}
 
-# %% ../nbs/06_stable_diffusion.ipynb #167af14d
+# %% ../nbs/06_stable_diffusion.ipynb #14275fea
 def add_sample_text_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add the `sample-text` options to an argument parser."
     p.add_argument('--model', required=True, help='a text-to-image pipeline folder (train-t2i OUT/model, or a Stable Diffusion 1.x folder)')
@@ -539,7 +539,7 @@ def run_sample_text(args) -> dict:
     write_json(out / 'meta.json', meta)
     return meta
 
-# %% ../nbs/06_stable_diffusion.ipynb #41e0d76e
+# %% ../nbs/06_stable_diffusion.ipynb #5e7b69e7
 def protected_images(data: CaptionedSet,
                      extra: int = 46,  # further training images of the cases' classes
                      seed: int = 0) -> torch.Tensor:
@@ -590,7 +590,7 @@ def fisher_less(copies_cp: int, n_cp: int, copies_plain: int, n_plain: int) -> f
     if not (0 <= copies_cp <= n_cp and 0 <= copies_plain <= n_plain): raise ValueError("copies must lie in 0..n")
     return float(fisher_exact([[copies_plain, n_plain - copies_plain], [copies_cp, n_cp - copies_cp]], alternative='greater').pvalue)
 
-# %% ../nbs/06_stable_diffusion.ipynb #5efd75e3
+# %% ../nbs/06_stable_diffusion.ipynb #8cff4711
 def case_study(pipe, caption: str,
                target: torch.Tensor,  # (C, H, W) the training image the caption may copy
                label: int,  # the class the caption asks for (for the content check)
@@ -632,7 +632,7 @@ def plot_cases(target_rows: list,  # [(title, target (C, H, W), plain CopyShare,
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_stable_diffusion.ipynb #44899c60
+# %% ../nbs/06_stable_diffusion.ipynb #02e4e699
 def add_train_latent_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add the `train-latent-classifier` options to an argument parser."
     p.add_argument('--model', required=True, help='the text-to-image pipeline folder whose VAE encodes the images')
@@ -670,7 +670,7 @@ def run_train_latent_classifier(args) -> dict:
                'n': len(images), 'extra': None if args.images else args.extra, 'steps': res.step, 'seconds': res.seconds})
     return {'out': str(args.out), 'n_images': len(images), 'step': res.step}
 
-# %% ../nbs/06_stable_diffusion.ipynb #b3ba1e10
+# %% ../nbs/06_stable_diffusion.ipynb #dc68287e
 T2I_ASSET = 't2i_fashion16'  # folder under cpsample_nb/assets/ for the shipped mini text-to-image model
 
 def shipped_t2i_folder() -> Path | None:
@@ -679,7 +679,7 @@ def shipped_t2i_folder() -> Path | None:
     p = Path(str(files('cpsample_nb') / 'assets' / T2I_ASSET))
     return p if (p / 'model_index.json').exists() else None
 
-# %% ../nbs/06_stable_diffusion.ipynb #c2382c59
+# %% ../nbs/06_stable_diffusion.ipynb #6315df0f
 SD_TABLE2 = (  # the paper's Table 2: caption pairs and the CPSample settings it used on Stable Diffusion v1.4
     {'image': 'A', 'original': 'Rambo 5 and Rocky Spin-Off - Sylvester Stallone gibt Updates',
      'modified': 'Rocky and Rambo Spin-Off - Sylvester Stallone gibt Updates', 'alpha': 0.5, 'scale': 2000.0, 'guidance_scale': 7.5},
