@@ -9,6 +9,7 @@ import argparse
 import json
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,9 @@ def load_checkpoint(ckpt: Path, opt_lr: float, device='cpu'):
     from safetensors.torch import load_file
     ckpt = Path(ckpt)
     unet = UNet2DModel.from_pretrained(ckpt / 'unet').to(device)
-    ema = EMAModel.from_pretrained(ckpt / 'ema', model_cls=UNet2DModel)
+    with warnings.catch_warnings():  # diffusers' EMAModel.from_pretrained passes a path to from_config (its own deprecation)
+        warnings.simplefilter('ignore', FutureWarning)
+        ema = EMAModel.from_pretrained(ckpt / 'ema', model_cls=UNet2DModel)
     ema.to(device)
     opt = torch.optim.AdamW(unet.parameters(), lr=opt_lr)
     opt.load_state_dict(torch.load(ckpt / 'optimizer.pt', map_location=device, weights_only=True))

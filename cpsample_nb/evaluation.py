@@ -342,7 +342,7 @@ class GaussianStats:
         return cls(a.mean(0), np.atleast_2d(np.cov(a, rowvar=False)), len(a))
 
 def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
-    "Frechet distance between the Gaussians `a` and `b`: |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))."
+    "Frechet distance between the Gaussians `a` and `b`: squared distance of the means + tr(S_a + S_b - 2 (S_a S_b)^(1/2))."
     if a.mu.shape != b.mu.shape: raise ValueError(f"feature dimensions differ ({a.mu.shape[0]} vs {b.mu.shape[0]})")
     d = a.mu - b.mu
     tr_covmean = np.sqrt(np.linalg.eigvals(a.sigma @ b.sigma).astype(complex)).real.sum()

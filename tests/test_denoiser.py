@@ -66,7 +66,7 @@ def test_command_round_trips_through_the_cpsample_parser(tmp_path):
 
 
 def test_bad_input(tmp_path):
-    with pytest.raises(ValueError, match="'faces', 'digits' or an existing image folder"): training_images('nope')
+    with pytest.raises(ValueError, match='faces, digits, fashion or an existing image folder'): training_images('nope')
     with pytest.raises(FileNotFoundError, match='manifest.json'): load_denoiser(tmp_path)
     with pytest.raises(ValueError, match="available: faces"): load_shipped_denoiser('cats')
     with pytest.raises(SystemExit): _args('--data', 'faces')  # --out is required
