@@ -23,6 +23,7 @@ def _add_demo(p):
     p.add_argument('--alpha', type=float, default=None, help='CPSample tolerance alpha in (0, 0.5] (default: the demo setting)')
     p.add_argument('--scale', type=float, default=None, help='CPSample guidance scale s >= 0 (default: the demo setting)')
     p.add_argument('--sweep', action='store_true', help='also run the (alpha, s) sweep (Table 7) and write sweep.json/sweep.png')
+    p.add_argument('--no-side', action='store_true', help="skip the SIDE extraction attack section of results.json")
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     p.add_argument('--denoiser', default=None, help='use this train-denoiser model folder (OUT/model) instead of the shipped denoiser')
     p.add_argument('--classifier', default=None, help='use this train-classifier folder instead of the shipped classifier')
@@ -35,7 +36,8 @@ def _run_demo(a):
         import torch; torch.set_num_threads(a.threads)
     run_demo(a.out, quick=a.quick, size=DEFAULT_SIZE if a.size is None else a.size, seed=a.seed, device=a.device,
              denoiser=a.denoiser, classifier=a.classifier, retrain=a.retrain,
-             n_samples=a.n_samples, steps=a.steps, alpha=a.alpha, scale=a.scale, sweep=a.sweep or None)
+             n_samples=a.n_samples, steps=a.steps, alpha=a.alpha, scale=a.scale, sweep=a.sweep or None,
+             side=False if a.no_side else None)
     print(f"wrote {a.out}/results.json, {a.out}/report.md and PNG figures")
 
 def _lazy(module: str, name: str):

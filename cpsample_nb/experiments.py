@@ -24,15 +24,17 @@ from .classifier import add_train_classifier_args, count_parameters, load_classi
 from .denoiser import SHIPPED, add_train_denoiser_args, load_denoiser, load_shipped_denoiser, run_train_denoiser, training_images
 from .evaluation import FrechetDistance, evaluate_samples, mia_table, permutation_test, sweep
 from .sampler import check_cpsample_args, cp_guidance, cpsample, guided_eps, plain_ddim
+from .side import QUICK_SIDE, SideConfig, side_section
 from diffusers import DDIMScheduler
 
 # %% auto #0
-__all__ = ['ASSETS', 'TRAIN_COMMANDS', 'SWEEP_GRID', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP', 'markdown_table',
-           'stage_data', 'load_shipped_classifier', 'classifier_manifest', 'check_same_subset', 'parse_train_command',
-           'retrain_shipped', 'load_models', 'choose_models', 'cpsample_eps', 'sample_in_batches', 'draw_samples',
-           'stage_sample', 'stage_evaluate', 'stage_sweep', 'write_report', 'demo_settings', 'demo_meta',
-           'stage_models', 'run_demo', 'save_samples', 'load_samples', 'add_sample_args', 'run_sample', 'staged_folder',
-           'evaluation_sets', 'add_evaluate_args', 'run_evaluate']
+__all__ = ['ASSETS', 'TRAIN_COMMANDS', 'SWEEP_GRID', 'DEMO_SIDE', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP',
+           'markdown_table', 'stage_data', 'load_shipped_classifier', 'classifier_manifest', 'check_same_subset',
+           'parse_train_command', 'retrain_shipped', 'load_models', 'choose_models', 'cpsample_eps',
+           'sample_in_batches', 'draw_samples', 'stage_sample', 'stage_evaluate', 'stage_sweep', 'side_summary',
+           'stage_side', 'write_report', 'demo_settings', 'demo_meta', 'stage_models', 'run_demo', 'save_samples',
+           'load_samples', 'add_sample_args', 'run_sample', 'staged_folder', 'evaluation_sets', 'add_evaluate_args',
+           'run_evaluate']
 
 # %% ../nbs/08_experiments.ipynb #1e64f34d
 def markdown_table(rows: dict, header=('quantity', 'value')) -> str:
@@ -250,6 +252,29 @@ def stage_sweep(out: Path, results: dict, sets: dict, unet, scheduler, classifie
         f"{k} a={r['alpha']:g} s={r['scale']:g}": v for r in res.rows() for k, v in r.items() if k not in ('alpha', 'scale')}
     return res
 
+# %% ../nbs/08_experiments.ipynb #5ef72e9e
+DEMO_SIDE = SideConfig(n_syn=500, k=25, n_g=100, lambdas=(3.0, 10.0), steps=25, clf_steps=400, clf_batch=50, batch_size=100)
+
+def side_summary(section: dict) -> dict:
+    "Flat headline numbers of a `side_section` result (the nested result stays under 'detail')."
+    flat = {}
+    for name, t in section['targets'].items():
+        s = t['surrogate']
+        flat |= {'K': s['K'], "K'": s['K_kept'], 'tau': s['tau'], 'N_syn': s['n_syn'], 'N_G': t['best_side']['n_g']}
+        for arm in (t['uncond'], t['best_side']):
+            tag = f"{name} {arm['name']}"
+            flat |= {f'{tag} lambda': arm['lam'], f'{tag} AMS high': arm['ams']['high'], f'{tag} UMS high': arm['ums']['high'], f'{tag} p95': arm['p95']}
+    return flat | {'wall_s': section['wall_s'], 'detail': section}
+
+def stage_side(results: dict, unet, scheduler, classifier, train: torch.Tensor, *, alpha: float, scale: float, tau: float = 1e-3,
+               quick: bool = False, seed: int = 0, device=None) -> dict:
+    "SIDE against the unprotected model and the CPSample sampler; the summary goes to `results['side']`."
+    import dataclasses
+    cfg = dataclasses.replace(QUICK_SIDE if quick else DEMO_SIDE, seed=seed)
+    sec = side_section(unet, scheduler, classifier, train, alpha=alpha, scale=scale, tau=tau, cfg=cfg, device=device)
+    results['side'] = side_summary(sec)
+    return sec
+
 # %% ../nbs/08_experiments.ipynb #822331aa
 def write_report(out: Path, results: dict) -> Path:
     "Write `report.md` in `out`: one table per section of `results`, then the PNG figures."
@@ -269,7 +294,7 @@ def write_report(out: Path, results: dict) -> Path:
     return path
 
 # %% ../nbs/08_experiments.ipynb #e0b9aa5b
-DEMO_SETTINGS = {'n_samples': 1000, 'steps': 50, 'alpha': 0.5, 'scale': 100.0, 'tau': 1e-3, 'mia_t': 100, 'sweep': False}
+DEMO_SETTINGS = {'n_samples': 1000, 'steps': 50, 'alpha': 0.5, 'scale': 100.0, 'tau': 1e-3, 'mia_t': 100, 'sweep': False, 'side': True}
 QUICK_SETTINGS = DEMO_SETTINGS | {'n_samples': 64, 'steps': 20}
 QUICK_SWEEP = {'alphas': (0.1, 0.5), 'scales': (10.0, 100.0), 'n': 16}
 
@@ -317,7 +342,7 @@ def run_demo(out='outputs/demo',  # output folder (created)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0, results = time.time(), {'meta': demo_meta(quick, seed, device), 'settings': dict(cfg)}
     guard = dict(alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'])
-    with tqdm(total=4 + bool(cfg['sweep']), desc='demo', unit='stage', disable=None) as bar:
+    with tqdm(total=4 + bool(cfg['sweep']) + bool(cfg['side']), desc='demo', unit='stage', disable=None) as bar:
         den, clf = stage_models(out, results, denoiser, classifier, retrain, device); bar.update()
         d = den.manifest['data']
         sets = stage_data(out, results, size=size, n_protected=d['n'], seed=d['subset_seed']); bar.update()
@@ -326,6 +351,8 @@ def run_demo(out='outputs/demo',  # output folder (created)
         if cfg['sweep']:
             stage_sweep(out, results, sets, den.unet, den.scheduler, clf, steps=cfg['steps'], tau=cfg['tau'], seed=seed,
                         **(QUICK_SWEEP if quick else SWEEP_GRID)); bar.update()
+        if cfg['side']:
+            stage_side(results, den.unet, den.scheduler, clf, sets['protected'].images, quick=quick, seed=seed, device=device, **guard); bar.update()
     results['meta']['wall_time_s'] = time.time() - t0
     write_json(out / 'results.json', results)
     write_report(out, results)
