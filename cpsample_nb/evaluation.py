@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -148,7 +149,9 @@ def load_feature_model(weights,  # local file: TorchScript/.pt2 for 'torchscript
         raise FileNotFoundError(f"feature weights for kind={kind!r} not found at {path}: download them once and pass the local file (nothing is downloaded here)")
     if kind in ('torchscript', 'sscd'):
         if path.suffix == '.pt2': return torch.export.load(str(path)).module()  # already an inference graph (no .eval())
-        return torch.jit.load(str(path), map_location='cpu').eval()
+        with warnings.catch_warnings():  # torch marks TorchScript deprecated; SSCD and many feature nets ship as TorchScript
+            warnings.simplefilter('ignore', FutureWarning)
+            return torch.jit.load(str(path), map_location='cpu').eval()
     import torchvision
     arch = arch or ('resnet50' if kind == 'dino' else None)
     if arch is None: raise ValueError("kind='torchvision' needs arch=, a torchvision.models name such as 'resnet50'")

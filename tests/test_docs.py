@@ -13,6 +13,9 @@ import pytest
 
 from conftest import ROOT
 
+# One build for the whole module: keep its tests on one xdist worker (pytest.ini runs --dist loadgroup).
+pytestmark = pytest.mark.xdist_group('docs')
+
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
