@@ -260,7 +260,7 @@ def side_summary(section: dict) -> dict:
     flat = {}
     for name, t in section['targets'].items():
         s = t['surrogate']
-        flat |= {'K': s['K'], "K'": s['K_kept'], 'tau': s['tau'], 'N_syn': s['n_syn'], 'N_G': t['best_side']['n_g']}
+        flat |= {'K': s['K'], 'tau': s['tau'], 'N_syn': s['n_syn'], 'N_G': t['best_side']['n_g'], f"{name} K'": s['K_kept']}  # K' is per target
         for arm in (t['uncond'], t['best_side']):
             tag = f"{name} {arm['name']}"
             flat |= {f'{tag} lambda': arm['lam'], f'{tag} AMS high': arm['ams']['high'], f'{tag} UMS high': arm['ums']['high'], f'{tag} p95': arm['p95']}
