@@ -13,18 +13,24 @@ import pytest
 
 from conftest import ROOT
 
-# One build for the whole module: keep its tests on one xdist worker (pytest.ini runs --dist loadgroup).
+# One build for the whole module, kept on one xdist worker where loadgroup honours it; the fixture shares it anyway.
 pytestmark = pytest.mark.xdist_group('docs')
 
 
 @pytest.fixture(scope='module')
-def site(tmp_path_factory):
-    "Build the site once for every test here (it executes every notebook: minutes)."
-    tmp = tmp_path_factory.mktemp('docs')
-    out = tmp / 'html'
-    r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'build_docs.py'), '--out', str(out), '--src', str(tmp / 'src')],
-                       capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+def site(tmp_path_factory, worker_id):
+    "Build the site once per test session (it executes every notebook: minutes); xdist workers share that one build."
+    from filelock import FileLock
+    root = tmp_path_factory.getbasetemp() if worker_id == 'master' else tmp_path_factory.getbasetemp().parent
+    out, log = root / 'docs_site' / 'html', root / 'docs_site' / 'build.log'
+    with FileLock(str(root / 'docs_site.lock')):  # the first worker builds, the others wait and read its result
+        if not log.exists():
+            log.parent.mkdir(parents=True, exist_ok=True)
+            r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'build_docs.py'), '--out', str(out), '--src', str(root / 'docs_site' / 'src')],
+                               capture_output=True, text=True, cwd=ROOT)
+            log.write_text(f"{r.returncode}\n" + (r.stdout + r.stderr)[-4000:])
+    code, _, text = log.read_text().partition('\n')
+    assert code == '0', text
     return out
 
 
