@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
 
 import torch
 from diffusers import DDIMScheduler, DiffusionPipeline, ImagePipelineOutput
@@ -18,7 +21,7 @@ from .theory import ddim_loop
 # %% auto #0
 __all__ = ['cp_targets', 'class_probs', 'log_prob_tau', 'Guidance', 'cp_guidance', 'guided_eps', 'cp_step', 'check_cpsample_args',
            'dry_run', 'CPSampleTrace', 'cpsample', 'plot_trace', 'plain_ddim', 'RejectionResult', 'rejection_sample',
-           'CPSamplePipelineOutput', 'CPSamplePipeline']
+           'CPSamplePipelineOutput', 'CPSamplePipeline', 'OverheadResult', 'rotations', 'measure_overhead']
 
 # %% ../nbs/03_sampler.ipynb #9ee27346
 def cp_targets(probs: torch.Tensor,  # (N, 2) class probabilities p(y | x_t, t)
@@ -175,15 +178,23 @@ def _config_shape_clash(classifier, shape) -> str | None:
     if isinstance(s, int) and (s, s) != tuple(shape[1:]): return f"classifier.config.sample_size={s}"
     return None
 
+def _check_device(model, device: torch.device, what: str):
+    "Raise if `model`'s weights are on another device than `device` (a device without an index matches any index)."
+    d = _model_attr(model, 'device', device)
+    if d.type != device.type or None not in (d.index, device.index) and d.index != device.index:
+        raise ValueError(f"the {what} is on {d} but the images are sampled on {device}: put the models and the noise on one device (model.to(device))")
+
 @torch.no_grad()
 def dry_run(unet, classifier, shape: tuple, t, *, device=None, dtype=torch.float32, cond: dict | None = None):
     "Pass one zero image of `shape` (C, H, W) through unet and classifier; raise a clear error if they disagree."
     x = torch.zeros((1, *shape), device=device, dtype=dtype)
     cond = {k: (v[:1] if torch.is_tensor(v) else v) for k, v in (cond or {}).items()}
+    _check_device(unet, x.device, 'unet')
     try: eps = _eps(unet, x, t, **cond)
     except Exception as e: raise ValueError(f"the unet failed on one {tuple(x.shape)} image: {e}") from e
     if tuple(eps.shape) != tuple(x.shape): raise ValueError(f"the unet maps a {tuple(x.shape)} image to {tuple(eps.shape)}; it must return eps of the same shape")
     if classifier is None: return
+    _check_device(classifier, x.device, 'classifier')
     if clash := _config_shape_clash(classifier, shape): raise ValueError(f"unet and classifier disagree on the image shape: the unet samples {shape} images, {clash}")
     try: logits = classifier(x.to(_model_dtype(classifier, dtype)), torch.full((1,), int(t), device=x.device, dtype=torch.long))
     except Exception as e: raise ValueError(f"the classifier failed on one {tuple(x.shape)} image from the unet, so unet and classifier disagree on the image shape or channels: {e}") from e
@@ -217,7 +228,7 @@ def _trace(timesteps, guidances: list, alpha: float) -> CPSampleTrace:
 def _prepare(unet, scheduler, classifier, *, batch_size, num_inference_steps, generator, x_T, sample_shape,
              class_labels, guidance_scale, null_class, device, dry):
     "Checked components for one sampling run: (ddim scheduler, initial noise x_T, denoiser conditioning)."
-    device = torch.device(device) if device is not None else _model_attr(unet, 'device', torch.device('cpu'))
+    device = torch.device(device) if device is not None else _model_attr(unet, 'device', x_T.device if x_T is not None else torch.device('cpu'))
     dtype = _model_dtype(unet, torch.float32)
     shape = _image_shape(unet, sample_shape, x_T)
     cond = _check_classes(unet, class_labels, batch_size, guidance_scale, null_class, device)
@@ -401,3 +412,131 @@ class CPSamplePipeline(DiffusionPipeline):
         trace = trace if return_trace else None
         if not return_dict: return (image, trace) if return_trace else (image,)
         return CPSamplePipelineOutput(images=image, trace=trace)
+
+# %% ../nbs/03_sampler.ipynb #1aec0368
+def _spread(xs) -> dict:
+    "Median, min and max of a list of numbers."
+    return {'median': statistics.median(xs), 'min': min(xs), 'max': max(xs)}
+
+def _md_table(rows: list) -> str:
+    "A markdown table of `rows` (dicts with the same keys), floats to 4 significant digits."
+    f = lambda v: f'{v:.4g}' if isinstance(v, float) else str(v)
+    lines = ['| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * len(rows[0])]
+    return '\n'.join(lines + ['| ' + ' | '.join(map(f, r.values())) + ' |' for r in rows])
+
+def _cp_name(alpha: float) -> str: return f'cpsample a={alpha:g}'
+
+# %% ../nbs/03_sampler.ipynb #ea4174d0
+@dataclass
+class OverheadResult:
+    "Seconds per image of plain DDIM ('ddim') and CPSample ('cpsample a=...'), one entry per interleaved round."
+    batch_size: int  # images per sampling call
+    num_inference_steps: int  # DDIM steps
+    device: str  # where the runs ran
+    wall: dict  # method -> wall seconds per image (time.perf_counter), one per round, in round order
+    cpu: dict  # method -> this process's CPU seconds per image (time.process_time), one per round
+    fired: dict  # CPSample method -> share of (sample, step) pairs where the rule fired
+
+    @property
+    def repeats(self) -> int: return len(self.wall['ddim'])
+
+    def _times(self, clock: str) -> dict:
+        if clock not in ('wall', 'cpu'): raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
+        return getattr(self, clock)
+
+    def per_image(self, method: str, clock: str = 'wall') -> dict:
+        "Median, min and max over the rounds of `method`'s seconds per image."
+        return _spread(self._times(clock)[method])
+
+    def ratios(self, method: str, clock: str = 'wall') -> list:
+        "`method`'s time over plain DDIM's, round by round (the two ran in the same round)."
+        t = self._times(clock)
+        return [a / b for a, b in zip(t[method], t['ddim'])]
+
+    def ratio(self, method: str, clock: str = 'wall') -> dict:
+        "Median, min and max over the rounds of `ratios`."
+        return _spread(self.ratios(method, clock))
+
+    def overhead(self, alpha: float, clock: str = 'wall') -> dict:
+        "`ratio` of CPSample at `alpha` to plain DDIM: {'median', 'min', 'max'}."
+        return self.ratio(_cp_name(alpha), clock)
+
+    def row(self, method: str) -> dict:
+        "Seconds per image and ratio to plain DDIM (median, min, max over the rounds), CPU-time ratio, fired share."
+        w, r = self.per_image(method), self.ratio(method)
+        return {'method': method, 's/image': w['median'], 'min': w['min'], 'max': w['max'], 'ratio': r['median'],
+                'ratio min': r['min'], 'ratio max': r['max'], 'CPU ratio': self.ratio(method, 'cpu')['median'],
+                'fired': self.fired.get(method, '-')}
+
+    def rows(self) -> list: return [self.row(m) for m in self.wall]
+
+    def to_dict(self) -> dict:
+        "Every round's times, the fired shares and the `rows` summary (JSON-ready)."
+        return asdict(self) | {'repeats': self.repeats, 'summary': self.rows()}
+
+    def __str__(self): return _md_table(self.rows())
+    def _repr_markdown_(self): return _md_table(self.rows())
+
+# %% ../nbs/03_sampler.ipynb #be13f7c9
+def rotations(names: list, repeats: int) -> list:
+    "The run order of each round: round r starts with `names[r % len(names)]`, so no method always runs first."
+    return [names[r % len(names):] + names[:r % len(names)] for r in range(repeats)]
+
+def _sync(device: torch.device):
+    "Wait for the device's queued kernels, so that a clock read after them counts them."
+    if device.type == 'cuda': torch.cuda.synchronize(device)
+    elif device.type == 'mps': torch.mps.synchronize()
+
+def _timed(fn, device: torch.device) -> tuple:
+    "(fn(), wall seconds, this process's CPU seconds), with the device synchronised before and after."
+    _sync(device); w, c = time.perf_counter(), time.process_time()
+    out = fn(); _sync(device)
+    return out, time.perf_counter() - w, time.process_time() - c
+
+# %% ../nbs/03_sampler.ipynb #1a1ffe5d
+def _overhead_runs(unet, scheduler, classifier, x_T, *, alphas, scale, tau, num_inference_steps, device) -> dict:
+    "Method name -> a call that samples from `x_T` and returns the share of (sample, step) pairs that fired (None for DDIM)."
+    common = dict(x_T=x_T, batch_size=len(x_T), num_inference_steps=num_inference_steps, device=device, dry_run=False)
+    def ddim(): plain_ddim(unet, scheduler, **common)
+    def cp(alpha): return cpsample(unet, scheduler, classifier, alpha=alpha, scale=scale, tau=tau, return_trace=True, **common)[1].fire_rate
+    return {'ddim': ddim} | {_cp_name(a): partial(cp, a) for a in alphas}
+
+def _interleaved(runs: dict, repeats: int, device: torch.device, n: int) -> tuple:
+    "(wall, cpu, fired): per method, seconds per image of each round (order rotating) and the mean fired share."
+    wall, cpu, fired = ({k: [] for k in runs} for _ in range(3))
+    for order in rotations(list(runs), repeats):
+        for k in order:
+            f, w, c = _timed(runs[k], device)
+            wall[k].append(w / n); cpu[k].append(c / n)
+            if f is not None: fired[k].append(f)
+    return wall, cpu, {k: statistics.mean(v) for k, v in fired.items() if v}
+
+# %% ../nbs/03_sampler.ipynb #f518757b
+def measure_overhead(unet,  # denoiser, as for `cpsample`
+                     scheduler,  # diffusers scheduler
+                     classifier,  # random-label classifier, as for `cpsample`
+                     *,
+                     batch_size: int,  # images per sampling call
+                     num_inference_steps: int = 50,  # DDIM steps
+                     alphas: tuple = (0.5, 0.001),  # CPSample tolerances to time (0.5: the rule fires at every step)
+                     scale: float = 1.0,  # guidance scale s
+                     tau: float = 1e-3,  # App. D's offset
+                     repeats: int = 7,  # timed rounds; each round runs every method once
+                     warmup: int = 1,  # untimed runs of every method first
+                     seed: int = 0,  # seeds the one initial noise every run starts from
+                     device=None,  # default: the unet's device
+                     sample_shape: tuple | None = None,  # (C, H, W) for a unet without a config
+                    ) -> OverheadResult:
+    "Time plain DDIM and CPSample at each alpha from the same noise: warm-up, then `repeats` interleaved rounds in rotating order."
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1: raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0: raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+    if not len(alphas): raise ValueError("alphas is empty: give at least one CPSample tolerance to time")
+    for a in alphas: check_cpsample_args(scheduler, batch_size=batch_size, num_inference_steps=num_inference_steps, alpha=a, scale=scale, tau=tau, eta=0.0)
+    device = torch.device(device) if device is not None else _model_attr(unet, 'device', torch.device('cpu'))
+    dtype, shape = _model_dtype(unet, torch.float32), _image_shape(unet, sample_shape)
+    dry_run(unet, classifier, shape, scheduler.config.num_train_timesteps - 1, device=device, dtype=dtype)
+    x_T = randn_tensor((batch_size, *shape), generator=torch.Generator(device).manual_seed(seed), device=device, dtype=dtype)
+    runs = _overhead_runs(unet, scheduler, classifier, x_T, alphas=alphas, scale=scale, tau=tau, num_inference_steps=num_inference_steps, device=device)
+    for _ in range(warmup):
+        for f in runs.values(): f()
+    return OverheadResult(batch_size, num_inference_steps, str(device), *_interleaved(runs, repeats, device, batch_size))

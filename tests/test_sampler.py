@@ -1,5 +1,6 @@
 """CPSample sampler: the diffusers pipeline's save/load round trip, and bad-input and fault cases (nbs/03_sampler.ipynb
 holds the method and its main tests)."""
+import copy
 import json
 import math
 
@@ -10,7 +11,7 @@ from diffusers import ConfigMixin, DDIMPipeline, DDIMScheduler, DDPMScheduler, M
 from diffusers.configuration_utils import register_to_config
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 
-from cpsample_nb.sampler import CPSamplePipeline, cpsample, plain_ddim, rejection_sample
+from cpsample_nb.sampler import CPSamplePipeline, cpsample, measure_overhead, plain_ddim, rejection_sample
 
 torch.set_num_threads(1)
 
@@ -214,6 +215,46 @@ def test_unet_problems_are_named(parts):
     with pytest.raises(ValueError, match=r'class_labels must be one label or 3 labels'):
         cpsample(tiny_unet(num_class_embeds=3), sched, clf, batch_size=3, class_labels=[0, 1])
 
+
+
+def test_models_on_another_device_fail_before_sampling(parts):
+    unet, sched, clf = parts
+    u = CountingUnet(unet)
+    with pytest.raises(ValueError, match='the classifier is on meta but the images are sampled on cpu'):
+        cpsample(u, sched, copy.deepcopy(clf).to('meta'), batch_size=2, num_inference_steps=3)
+    with pytest.raises(ValueError, match='the unet is on cpu but the images are sampled on meta'):
+        cpsample(unet, sched, clf, batch_size=2, num_inference_steps=3, device='meta')
+    assert u.calls == 1  # the dry run's unet call; no sampling step
+
+
+def test_noise_follows_x_T_for_a_plain_callable(parts):
+    _, sched, clf = parts
+    with pytest.raises(ValueError, match='the classifier is on cpu but the images are sampled on meta'):
+        cpsample(lambda x, t: x, sched, clf, batch_size=2, x_T=torch.zeros(2, 1, 8, 8, device='meta'))
+
+
+# --- measuring the overhead ------------------------------------------------------------------------------------
+
+def test_measure_overhead_with_a_plain_callable_denoiser(parts):
+    _, sched, clf = parts
+    res = measure_overhead(lambda x, t: 0.5 * x, sched, clf, batch_size=2, num_inference_steps=2, alphas=(0.5,), repeats=2,
+                           warmup=0, sample_shape=(1, 8, 8))
+    assert res.repeats == 2 and list(res.wall) == ['ddim', 'cpsample a=0.5'] and res.fired == {'cpsample a=0.5': 1.0}
+    assert str(res).splitlines()[0].startswith('| method | s/image |') and len(str(res).splitlines()) == 4
+    assert json.loads(json.dumps(res.to_dict()))['repeats'] == 2
+
+
+def test_measure_overhead_checks_before_timing(parts):
+    unet, sched, clf = parts
+    u = CountingUnet(unet)
+    for bad, msg in [(dict(repeats=True), 'repeats must be a positive integer'), (dict(warmup=1.5), 'warmup must be an integer'),
+                     (dict(batch_size=0), 'batch_size must be a positive'), (dict(scale=-1.0), 'scale must be')]:
+        with pytest.raises(ValueError, match=msg):
+            measure_overhead(u, sched, clf, **dict(batch_size=2, num_inference_steps=2) | bad)
+    assert u.calls == 0
+    with pytest.raises(ValueError, match='the classifier failed on one'):
+        measure_overhead(u, sched, lambda x, t: torch.nn.Conv2d(3, 2, 3)(x), batch_size=2, num_inference_steps=2)
+    assert u.calls == 1  # the dry run caught it
 
 # --- faults during sampling -----------------------------------------------------------------------------------
 
