@@ -33,9 +33,9 @@ __all__ = ['BANDS', 'TimeClassifier', 'count_parameters', 'random_labels', 'chec
            'p_true', 'memorisation_report', 'parse_bands', 'bands_met', 'checkpoint_dirs', 'latest_checkpoint',
            'save_labels', 'load_labels', 'load_classifier', 'save_checkpoint', 'TrainConfig', 'TrainResult',
            'draw_timesteps', 'build_classifier', 'draw_batch', 'classifier_loss', 'TrainingRun', 'start_run',
-           'train_classifier', 'item_losses', 'class_probs', 'relabel_hard_items', 'plot_memorisation',
-           'add_train_classifier_args', 'load_training_data', 'run_train_classifier', 'main', 'posterior_weights',
-           'bayes_ce', 'ce_per_timestep', 'commitment', 'open_range']
+           'train_classifier', 'item_losses', 'class_probs', 'relabel_hard_items', 'plot_memorisation', 'TimeWindow',
+           'MostConfident', 'add_train_classifier_args', 'load_training_data', 'run_train_classifier', 'main',
+           'posterior_weights', 'bayes_ce', 'ce_per_timestep', 'commitment', 'open_range']
 
 # %% ../nbs/02_classifier.ipynb #121955d7
 class TimeClassifier(ModelMixin, ConfigMixin):
@@ -621,6 +621,34 @@ def plot_memorisation(history: list,  # `TrainResult.history` (or a checkpoint's
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
     return fig
+
+# %% ../nbs/02_classifier.ipynb #2dcdf45f
+class TimeWindow(nn.Module):
+    "A classifier that speaks only for t in [t_min, t_max]: elsewhere zero logits (p = 1/2), so CPSample's rule cannot fire there."
+    def __init__(self, classifier: nn.Module, t_min: int = 0, t_max: int = 999):
+        super().__init__()
+        if not 0 <= t_min <= t_max: raise ValueError(f"need 0 <= t_min <= t_max, got t_min={t_min}, t_max={t_max}")
+        self.classifier, self.t_min, self.t_max = classifier, int(t_min), int(t_max)
+
+    def forward(self, x: torch.Tensor, t) -> torch.Tensor:
+        tt = torch.as_tensor(t, device=x.device).reshape(-1).expand(len(x))
+        inside = (tt >= self.t_min) & (tt <= self.t_max)
+        if not bool(inside.any()): return torch.zeros(len(x), 2, device=x.device, dtype=torch.float32)  # nothing to compute
+        logits = self.classifier(x, t)
+        return torch.where(inside[:, None], logits, torch.zeros_like(logits))
+
+class MostConfident(nn.Module):
+    "Random-label classifiers with independent labels as one: each sample gets the logits of the member most confident about it."
+    def __init__(self, classifiers):
+        super().__init__()
+        if len(classifiers) < 1: raise ValueError("MostConfident needs at least one classifier")
+        self.members = nn.ModuleList(classifiers)
+
+    def forward(self, x: torch.Tensor, t) -> torch.Tensor:
+        logits = torch.stack([m(x, t) for m in self.members])  # (K, N, 2)
+        best = logits.detach().float().softmax(-1).amax(-1).argmax(0)  # (N,) the most confident member per sample
+        return logits[best, torch.arange(len(x), device=x.device)]
+
 
 # %% ../nbs/02_classifier.ipynb #3ba823a3
 def _csv_ints(s: str) -> tuple:

@@ -209,10 +209,12 @@ def load_denoiser(folder, device='cpu') -> Denoiser:
         subset = ProtectedSubset(full[torch.tensor(d['indices'])], torch.tensor(d['indices']), d['subset_seed'], len(full))
     return Denoiser(unet, sched, manifest, subset)
 
-SHIPPED = {'faces': 'denoiser_faces16'}
+SHIPPED = {'faces': 'denoiser_faces16',  # 50 LFW faces, trained until it copies them
+           'fashion': 'denoiser_fashion16',  # pretrained on the 60,000 Fashion-MNIST images, fine-tuned on a 300-image subset
+           'fashion_pretrained': 'denoiser_fashion16_pretrained'}  # the 60,000-image model it was fine-tuned from
 
 def load_shipped_denoiser(name: str = 'faces', device='cpu') -> Denoiser:
-    "The denoiser that ships with the package (`'faces'`: 1.06M-parameter UNet trained on 50 of the LFW faces, 16x16)."
+    "A denoiser that ships with the package (1.06M-parameter UNets, 16x16): `'faces'`, `'fashion'` or `'fashion_pretrained'` (see `SHIPPED`)."
     if name not in SHIPPED: raise ValueError(f"no shipped denoiser named {name!r}; available: {', '.join(SHIPPED)}")
     from importlib.resources import files
     return load_denoiser(Path(str(files('cpsample_nb') / 'assets' / SHIPPED[name])), device)

@@ -19,21 +19,25 @@ import torch
 from tqdm import tqdm
 
 import cpsample_nb
-from .data import DEFAULT_SIZE, heldout_threshold, load_faces, load_fashion_mnist, load_image_folder, load_nonfaces, nn_cosine, protected_subset, save_grid, write_json
+from typing import Callable
+
+from .data import DEFAULT_SIZE, pixel_features, heldout_threshold, load_faces, load_fashion_mnist, load_image_folder, load_nonfaces, nn_cosine, protected_subset, ProtectedSubset, save_grid, write_json
 from .classifier import add_train_classifier_args, count_parameters, load_classifier, run_train_classifier
 from .denoiser import SHIPPED, add_train_denoiser_args, load_denoiser, load_shipped_denoiser, run_train_denoiser, training_images
-from .evaluation import FrechetDistance, evaluate_samples, mia_table, permutation_test, sweep
-from .sampler import check_cpsample_args, cp_guidance, cpsample, guided_eps, plain_ddim
+from .evaluation import FrechetDistance, classifier_confidence, evaluate_samples, fd_fmnist_classifier, load_quality_classifier, mia_table, permutation_test, plot_protection_quality, sweep
+from .sampler import check_cpsample_args, cp_guidance, cpsample, guided_eps, measure_overhead, plain_ddim, rejection_sample, _cp_name
 from .side import QUICK_SIDE, SideConfig, side_section
 from diffusers import DDIMScheduler
 
 # %% auto #0
-__all__ = ['ASSETS', 'TRAIN_COMMANDS', 'SWEEP_GRID', 'DEMO_SIDE', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP',
-           'markdown_table', 'stage_data', 'load_shipped_classifier', 'classifier_manifest', 'check_same_subset',
-           'parse_train_command', 'retrain_shipped', 'load_models', 'choose_models', 'cpsample_eps',
-           'sample_in_batches', 'draw_samples', 'stage_sample', 'stage_evaluate', 'stage_sweep', 'side_summary',
-           'stage_side', 'write_report', 'demo_settings', 'demo_meta', 'stage_models', 'run_demo', 'save_samples',
-           'load_samples', 'add_sample_args', 'run_sample', 'staged_folder', 'evaluation_sets', 'add_evaluate_args',
+__all__ = ['FASHION_SOURCE', 'ASSETS', 'TRAIN_COMMANDS', 'DEMO_DATA', 'OVERHEAD', 'MIA_TS', 'QUICK_MIA', 'SWEEP_GRID',
+           'DEMO_SIDE', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP', 'FASHION_ALPHA', 'FASHION_SCALE',
+           'DATA_SETTINGS', 'markdown_table', 'stage_data', 'stage_data_fashion', 'load_shipped_classifier',
+           'classifier_manifest', 'check_same_subset', 'parse_train_command', 'retrain_shipped', 'load_models',
+           'choose_models', 'save_samples', 'load_samples', 'cpsample_eps', 'sample_in_batches', 'draw_samples',
+           'stage_sample', 'stage_evaluate', 'stage_mia_pretrained', 'stage_sweep', 'side_summary',
+           'classifier_features', 'stage_side', 'write_report', 'demo_settings', 'demo_meta', 'stage_models',
+           'run_demo', 'add_sample_args', 'run_sample', 'staged_folder', 'evaluation_sets', 'add_evaluate_args',
            'run_evaluate']
 
 # %% ../nbs/08_experiments.ipynb #1e64f34d
@@ -63,7 +67,43 @@ def stage_data(out: Path, results: dict, size: int = DEFAULT_SIZE, n_protected: 
         'feature_space': 'pixels, centred and L2-normalised',
     }
     quality = FrechetDistance.pixel_pca(faces, min(32, len(faces) - 1))  # the quality reference: all the faces
-    return {'faces': faces, 'protected': sub, 'heldout_faces': faces[held], 'nonfaces': nonfaces, 'quality': quality}
+    heldout = faces[held] if held.sum() > 1 else nonfaces  # non-members: the other faces (the non-faces if none are left)
+    return {'faces': faces, 'protected': sub, 'heldout_faces': faces[held], 'nonfaces': nonfaces, 'quality': quality,
+            'all': faces, 'heldout': heldout, 'quality_reference': f'all {len(faces)} faces', 'thresholds': (0.95, 0.97)}
+
+
+# %% ../nbs/08_experiments.ipynb #b6c9e1fd
+FASHION_SOURCE = 'Fashion-MNIST IDX files (Debian dataset-fashion-mnist or $CPSAMPLE_FASHION_MNIST)'
+
+def stage_data_fashion(out: Path, results: dict,
+                       indices,  # the protected subset: indices into the 60,000 training images (the denoiser manifest's)
+                       subset_seed: int = 0,  # the seed that drew them (recorded)
+                       size: int = DEFAULT_SIZE,  # resolution
+                       threshold_q: float = 0.999,  # the copy threshold is this quantile of test images' nearest cosine to S
+                       extra_thresholds=(0.97,),  # fixed thresholds reported beside it
+                      ) -> dict:
+    "Fashion-MNIST: the training set T, the protected subset S, the 10,000 test images, the held-out copy threshold and the quality measure."
+    full, labels = load_fashion_mnist('train', size)
+    test, _ = load_fashion_mnist('test', size)
+    idx = torch.as_tensor(list(indices), dtype=torch.long)
+    if len(idx) == 0 or idx.min() < 0 or idx.max() >= len(full): raise ValueError(f"indices must point into the {len(full)} training images")
+    sub = ProtectedSubset(full[idx], idx, subset_seed, len(full))
+    sub.save(out / 'protected_subset.json')
+    save_grid(sub.images[:100], out / 'protected_set.png', zoom=4); save_grid(test[:100], out / 'heldout_test.png', zoom=4)
+    thr = round(heldout_threshold(sub.images, test, threshold_q), 4)
+    held_sims = nn_cosine(test, sub.images)
+    results['dataset'] = {
+        'name': 'fashion_mnist', 'source': FASHION_SOURCE, 'n_total': len(full), 'n_protected': len(sub), 'n_heldout_test': len(test),
+        'image_shape': list(sub.images.shape[1:]), 'resize': 'bilinear, antialias=True, from 28x28', 'subset_seed': subset_seed,
+        'protected_class_counts': torch.bincount(labels[idx], minlength=10).tolist(),
+        'heldout_threshold': thr, 'heldout_threshold_q': threshold_q, 'heldout_nn_cosine_median': held_sims.median().item(),
+        **{f'heldout_share_above_{t:g}': (held_sims > t).float().mean().item() for t in extra_thresholds},
+        'feature_space': 'pixels, centred and L2-normalised'}
+    qmodel = load_quality_classifier()[0]
+    return {'protected': sub, 'all': full, 'heldout': test, 'quality': fd_fmnist_classifier(test, qmodel), 'quality_model': qmodel,
+            'quality_reference': f'the {len(test)} test images',
+            'thresholds': (thr, *[t for t in extra_thresholds if t != thr])}
+
 
 # %% ../nbs/08_experiments.ipynb #c1eed05a
 ASSETS = Path(cpsample_nb.__file__).parent / 'assets'  # models that ship with the package
@@ -71,7 +111,9 @@ ASSETS = Path(cpsample_nb.__file__).parent / 'assets'  # models that ship with t
 def load_shipped_classifier(name: str = 'faces', device='cpu'):
     "The random-label classifier that ships with the package: (model, labels, manifest)."
     folder = ASSETS / f'classifier_{name}16'
-    if not folder.exists(): raise ValueError(f"no shipped classifier named {name!r}; available: faces")
+    if not folder.exists():
+        have = sorted(p.name[len('classifier_'):-2] for p in ASSETS.glob('classifier_*16'))
+        raise ValueError(f"no shipped classifier named {name!r}; available: {', '.join(have)}")
     model, labels = load_classifier(folder, device)
     return model, labels, classifier_manifest(folder)
 
@@ -123,7 +165,7 @@ def retrain_shipped(out: Path,  # the runs go to out/denoiser and out/classifier
 
 def _classifier_folder(classifier) -> Path:
     "The folder of a shipped classifier name, a train-classifier run or one of its checkpoints."
-    if str(classifier) in SHIPPED: return ASSETS / f'classifier_{classifier}16'
+    if str(classifier) in SHIPPED and (ASSETS / f'classifier_{classifier}16').exists(): return ASSETS / f'classifier_{classifier}16'
     folder = Path(classifier)
     if not folder.exists(): raise FileNotFoundError(f"classifier folder {folder} does not exist")
     return folder
@@ -140,223 +182,18 @@ def load_models(denoiser='faces',  # a train-denoiser model folder (OUT/model) o
     check_same_subset(den.manifest, man)
     return den, clf, man
 
+DEMO_DATA = ('faces', 'fashion')  # the data sets the demo runs on (each has a shipped denoiser and classifier)
+
 def choose_models(denoiser=None,  # a folder written by `export_denoiser` (train-denoiser's OUT/model); None: the shipped one
                   classifier=None,  # a train-classifier output folder or checkpoint; None: the shipped one
-                  device: str = 'cpu'):
-    "Load the denoiser and classifier the demo runs on and check they protect the same faces: (Denoiser, classifier, manifest)."
-    den, clf, man = load_models(denoiser or 'faces', classifier or 'faces', device)
-    if den.manifest['data']['name'] != 'faces': raise ValueError(f"the demo runs on the LFW faces; this denoiser was trained on {den.manifest['data']['name']!r}")
+                  device: str = 'cpu',
+                  data: str = 'faces',  # one of DEMO_DATA: which shipped pair, and what the models must have been trained on
+                 ):
+    "Load the denoiser and classifier the demo runs on and check they protect the same images: (Denoiser, classifier, manifest)."
+    if data not in DEMO_DATA: raise ValueError(f"the demo runs on {' or '.join(DEMO_DATA)}, not {data!r}")
+    den, clf, man = load_models(denoiser or data, classifier or data, device)
+    if den.manifest['data']['name'] != data: raise ValueError(f"the demo runs on {data}; this denoiser was trained on {den.manifest['data']['name']!r}")
     return den, clf, man
-
-# %% ../nbs/08_experiments.ipynb #d68cbc81
-def cpsample_eps(unet, scheduler, classifier, alpha: float, scale: float, tau: float = 1e-3):
-    "CPSample's eps_hat as a function (x_t, t) -> eps, for attacks that query the denoiser (Alg. 1); t is one timestep."
-    def eps_hat(x_t, t):
-        t0 = int(t.flatten()[0]) if torch.is_tensor(t) else int(t)
-        eps = unet(x_t, t).sample if hasattr(unet, 'config') else unet(x_t, t)
-        g = cp_guidance(classifier, x_t, t0, alpha, tau)
-        return guided_eps(eps, g, float(scheduler.alphas_cumprod[t0]), scale)
-    return eps_hat
-
-def sample_in_batches(fn,  # called as fn(batch_size=, generator=) -> one batch's output
-                      n: int,  # images in all
-                      batch_size: int = 500,  # images per call
-                      seed: int = 0,  # batch i (index of its first image) is seeded with seed + i
-                      device='cpu',  # the generators' device
-                      desc: str | None = None,  # progress-bar label (shown on a terminal only)
-                     ) -> list:
-    "The outputs of `fn` on consecutive batches of at most `batch_size` images, each with its own seeded generator."
-    return [fn(batch_size=min(batch_size, n - i), generator=torch.Generator(device).manual_seed(seed + i))
-            for i in tqdm(range(0, n, batch_size), desc=desc, leave=False, disable=None)]
-
-def draw_samples(unet, scheduler,
-                 classifier=None,  # None: plain DDIM; else CPSample with this random-label classifier
-                 *, n: int, steps: int = 50, alpha: float = 0.5, scale: float = 100.0, tau: float = 1e-3,
-                 seed: int = 0, batch_size: int = 500):
-    "`n` samples on the CPU and the (n, steps) mask of where CPSample's rule fired (None for plain DDIM)."
-    dev = unet.device if hasattr(unet, 'device') else 'cpu'
-    if classifier is None:
-        xs = sample_in_batches(lambda **kw: plain_ddim(unet, scheduler, num_inference_steps=steps, **kw), n, batch_size, seed, dev, 'plain DDIM')
-        return torch.cat(xs).cpu(), None
-    cp = lambda **kw: cpsample(unet, scheduler, classifier, num_inference_steps=steps, alpha=alpha, scale=scale, tau=tau, return_trace=True, **kw)
-    xs = sample_in_batches(cp, n, batch_size, seed, dev, 'CPSample')
-    return torch.cat([x for x, _ in xs]).cpu(), torch.cat([tr.fired for _, tr in xs])
-
-def stage_sample(out: Path, results: dict, unet, scheduler, classifier, *, n: int, steps: int,
-                 alpha: float, scale: float, tau: float = 1e-3, seed: int = 0, batch_size: int = 500):
-    "Sample `n` images with plain DDIM and with CPSample from the same noise; record times, overhead and firing."
-    kw = dict(n=n, steps=steps, seed=seed, batch_size=batch_size)
-    t0 = time.perf_counter(); x_ddim, _ = draw_samples(unet, scheduler, **kw); t_ddim = time.perf_counter() - t0
-    t0 = time.perf_counter(); x_cp, fired = draw_samples(unet, scheduler, classifier, alpha=alpha, scale=scale, tau=tau, **kw)
-    t_cp = time.perf_counter() - t0
-    save_grid(x_ddim[:50], out / 'samples_ddim.png', zoom=4); save_grid(x_cp[:50], out / 'samples_cpsample.png', zoom=4)
-    results['sampling'] = {'n_samples': n, 'num_inference_steps': steps, 'alpha': alpha, 'scale': scale, 'tau': tau,
-                           'seconds_ddim': t_ddim, 'seconds_cpsample': t_cp, 'overhead_ratio': t_cp / t_ddim,
-                           'fired_share': fired.float().mean().item(),
-                           'samples_ever_fired': fired.any(1).float().mean().item()}
-    results['overhead_ratio'] = t_cp / t_ddim
-    return x_ddim, x_cp
-
-# %% ../nbs/08_experiments.ipynb #0d6757b0
-def stage_evaluate(out: Path, results: dict, sets: dict, x_ddim, x_cp, unet, scheduler, classifier, *,
-                   alpha: float, scale: float, tau: float = 1e-3, thresholds=(0.95, 0.97), mia_t: int = 100,
-                   mia_alphas=(0.001, 0.1, 0.5), n_resamples: int = 1000, seed: int = 0):
-    "Replication, chi-square, quality, MIA and the permutation test for plain DDIM vs CPSample; flat numbers go to the top of `results`."
-    train, faces = sets['protected'].images.to(x_ddim.device), sets['faces'].to(x_ddim.device)
-    heldout = sets['heldout_faces'] if len(sets['heldout_faces']) > 1 else sets['nonfaces']
-    heldout = heldout.to(x_ddim.device)
-    ev = evaluate_samples({'ddim': x_ddim, 'cpsample': x_cp}, train, heldout, thresholds, quality=sets['quality'], out=out)
-    per_t = {f't{t}': ev.summary(t) for t in thresholds}
-    eps = {'ddim': unet, 'cpsample': cpsample_eps(unet, scheduler, classifier, alpha, scale, tau)}
-    eps |= {f'cpsample a={a:g}': cpsample_eps(unet, scheduler, classifier, a, scale, tau) for a in mia_alphas if a != alpha}
-    mia = mia_table(eps, scheduler, train, heldout, t=mia_t, seed=seed)
-    m = {it.name: it for it in mia.items}
-    main = per_t[f't{thresholds[0]}']
-    results.update({'threshold': thresholds[0], 'n_samples': main['n_samples_ddim'],
-                    'replication_ddim': main['replication_ddim'], 'replication_cpsample': main['replication_cpsample'],
-                    'chi2_p_value': main['chi2_p_value'], 'quality_measure': main['quality_measure'],
-                    'quality_ddim': main['quality_ddim'], 'quality_cpsample': main['quality_cpsample'],
-                    'mia_z_ddim': m['ddim'].z, 'mia_z_cpsample': m['cpsample'].z,
-                    'mia_p_ddim': m['ddim'].p_value, 'mia_p_cpsample': m['cpsample'].p_value})
-    results['evaluation'] = {f'{k} @ {t}': v for t, d in zip(thresholds, per_t.values()) for k, v in d.items()
-                             if k.startswith(('replication', 'chi2'))} | {'feature_space': main['feature_space'],
-                             'quality_reference': f'all {len(faces)} faces', 'heldout': f'{len(heldout)} held-out images'}
-    results['mia'] = {'t': mia_t, 'members': len(train), 'nonmembers': len(heldout)}
-    results['mia'] |= {f'{k} {it.name}': getattr(it, k) for it in mia.items for k in ('z', 'p_value')}
-    perm = {}
-    if len(faces) > len(train) and len(x_ddim) >= len(train):
-        perm = {n: permutation_test(x, train, faces, n_resamples=n_resamples, seed=seed) for n, x in (('ddim', x_ddim), ('cpsample', x_cp))}
-        results.update({'permutation_p_ddim': perm['ddim'].p_value, 'permutation_p_cpsample': perm['cpsample'].p_value})
-        results['permutation'] = {'k': len(train), 'n_resamples': n_resamples, 'T': len(faces)}
-        results['permutation'] |= {f'{k} {n}': getattr(r, k) for n, r in perm.items() for k in ('a0', 'fraction', 'p_value')}
-    return ev, mia, perm
-
-# %% ../nbs/08_experiments.ipynb #cf14b58c
-SWEEP_GRID = {'alphas': (0.001, 0.01, 0.1, 0.5), 'scales': (1.0, 10.0, 100.0, 1000.0), 'n': 200}  # the paper's range of alpha and s
-
-def stage_sweep(out: Path, results: dict, sets: dict, unet, scheduler, classifier, *, steps: int, tau: float = 1e-3,
-                alphas=SWEEP_GRID['alphas'], scales=SWEEP_GRID['scales'], n: int = SWEEP_GRID['n'],
-                thresholds=(0.95, 0.97), seed: int = 0):
-    "Replication share and quality of CPSample over an (alpha, scale) grid, each cell from the same `n` noises; table, JSON and heat map."
-    import matplotlib; matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
-    train = sets['protected'].images
-    dev = unet.device if hasattr(unet, 'device') else 'cpu'
-    def sample(a, s):
-        g = torch.Generator(dev).manual_seed(seed)
-        return cpsample(unet, scheduler, classifier, batch_size=n, num_inference_steps=steps, alpha=a, scale=s, tau=tau, generator=g).cpu()
-    res = sweep(sample, list(alphas), list(scales), train, thresholds, quality=sets['quality'])
-    res.to_json(out / 'sweep.json')
-    fig = res.heatmap(); fig.savefig(out / 'sweep.png', dpi=120, bbox_inches='tight'); plt.close(fig)
-    results['sweep'] = {'n_per_cell': n, 'steps': steps} | {
-        f"{k} a={r['alpha']:g} s={r['scale']:g}": v for r in res.rows() for k, v in r.items() if k not in ('alpha', 'scale')}
-    return res
-
-# %% ../nbs/08_experiments.ipynb #5ef72e9e
-DEMO_SIDE = SideConfig(n_syn=500, k=25, n_g=100, lambdas=(3.0, 10.0), steps=25, clf_steps=400, clf_batch=50, batch_size=100)
-
-def side_summary(section: dict) -> dict:
-    "Flat headline numbers of a `side_section` result (the nested result stays under 'detail')."
-    flat = {}
-    for name, t in section['targets'].items():
-        s = t['surrogate']
-        flat |= {'K': s['K'], 'tau': s['tau'], 'N_syn': s['n_syn'], 'N_G': t['best_side']['n_g'], f"{name} K'": s['K_kept']}  # K' is per target
-        for arm in (t['uncond'], t['best_side']):
-            tag = f"{name} {arm['name']}"
-            flat |= {f'{tag} lambda': arm['lam'], f'{tag} AMS high': arm['ams']['high'], f'{tag} UMS high': arm['ums']['high'], f'{tag} p95': arm['p95']}
-    return flat | {'wall_s': section['wall_s'], 'detail': section}
-
-def stage_side(results: dict, unet, scheduler, classifier, train: torch.Tensor, *, alpha: float, scale: float, tau: float = 1e-3,
-               quick: bool = False, seed: int = 0, device=None) -> dict:
-    "SIDE against the unprotected model and the CPSample sampler; the summary goes to `results['side']`."
-    import dataclasses
-    cfg = dataclasses.replace(QUICK_SIDE if quick else DEMO_SIDE, seed=seed)
-    sec = side_section(unet, scheduler, classifier, train, alpha=alpha, scale=scale, tau=tau, cfg=cfg, device=device)
-    results['side'] = side_summary(sec)
-    return sec
-
-# %% ../nbs/08_experiments.ipynb #822331aa
-def write_report(out: Path, results: dict) -> Path:
-    "Write `report.md` in `out`: one table per section of `results`, then the PNG figures."
-    parts = ["# cpsample-nb demo report", "",
-             f"cpsample-nb {results['meta']['version']}, {results['meta']['started']}, "
-             f"wall time {results['meta']['wall_time_s']:.1f} s on {results['meta']['device']}.", ""]
-    summary = {k: v for k, v in results.items() if not isinstance(v, (dict, list))}
-    if summary: parts += ["## summary", "", markdown_table(summary), ""]
-    for section, rows in results.items():
-        if section == 'meta' or not isinstance(rows, dict): continue
-        flat = {k: v for k, v in rows.items() if not isinstance(v, (dict, list))}
-        parts += [f"## {section}", "", markdown_table(flat), ""]
-    figs = sorted(p.name for p in out.glob('*.png'))
-    if figs: parts += ["## Figures", ""] + [f"![{f}]({f})" for f in figs] + [""]
-    path = out / 'report.md'
-    tmp = path.with_suffix('.md.tmp'); tmp.write_text('\n'.join(parts)); tmp.replace(path)
-    return path
-
-# %% ../nbs/08_experiments.ipynb #e0b9aa5b
-DEMO_SETTINGS = {'n_samples': 1000, 'steps': 50, 'alpha': 0.5, 'scale': 100.0, 'tau': 1e-3, 'mia_t': 100, 'sweep': False, 'side': True}
-QUICK_SETTINGS = DEMO_SETTINGS | {'n_samples': 64, 'steps': 20}
-QUICK_SWEEP = {'alphas': (0.1, 0.5), 'scales': (10.0, 100.0), 'n': 16}
-
-def demo_settings(quick: bool = False,  # start from QUICK_SETTINGS instead of DEMO_SETTINGS
-                  size: int = DEFAULT_SIZE,  # image resolution (the shipped models are 16x16)
-                  **overrides,  # any of DEMO_SETTINGS' keys; None keeps the default
-                 ) -> dict:
-    "The demo's settings with `overrides` applied, every one checked (a clear ValueError before anything is written)."
-    if not isinstance(size, int) or size < 1: raise ValueError(f"size must be a positive integer, got {size!r}")
-    cfg = (QUICK_SETTINGS if quick else DEMO_SETTINGS) | {k: v for k, v in overrides.items() if v is not None}
-    if set(cfg) - set(DEMO_SETTINGS): raise ValueError(f"unknown demo settings {sorted(set(cfg) - set(DEMO_SETTINGS))}; allowed: {sorted(DEMO_SETTINGS)}")
-    if size != DEFAULT_SIZE: raise ValueError(f"the shipped models are {DEFAULT_SIZE}x{DEFAULT_SIZE}; size={size} would need retrained models (cpsample train-denoiser / train-classifier)")
-    if not isinstance(cfg['n_samples'], int) or cfg['n_samples'] < 2: raise ValueError(f"n_samples must be an integer of at least 2, got {cfg['n_samples']!r}")
-    check_cpsample_args(DDIMScheduler(num_train_timesteps=1000), batch_size=cfg['n_samples'], num_inference_steps=cfg['steps'],
-                        alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'], eta=0.0)
-    return cfg
-
-def demo_meta(quick: bool, seed: int, device) -> dict:
-    "What ran where: package, torch and Python versions, start time, seed, device."
-    return {'version': cpsample_nb.__version__, 'started': time.strftime('%Y-%m-%d %H:%M:%S'), 'quick': quick, 'seed': seed,
-            'device': str(device), 'torch': torch.__version__, 'python': platform.python_version()}
-
-def stage_models(out: Path, results: dict, denoiser=None, classifier=None, retrain: bool = False, device: str = 'cpu'):
-    "Load (or, with `retrain`, first retrain into out/models) the denoiser and classifier; record them in `results`."
-    dfold, cfold = retrain_shipped(out / 'models', device) if retrain else (denoiser, classifier)
-    den, clf, man = choose_models(dfold, cfold, device)
-    results['models'] = {'denoiser': str(dfold or 'shipped: cpsample_nb/assets/denoiser_faces16'),
-                         'classifier': str(cfold or 'shipped: cpsample_nb/assets/classifier_faces16'),
-                         'denoiser_parameters': count_parameters(den.unet), 'classifier_parameters': count_parameters(clf),
-                         'denoiser_steps': den.manifest['steps'], 'classifier_steps': man['steps']}
-    return den, clf
-
-def run_demo(out='outputs/demo',  # output folder (created)
-             quick: bool = False,  # small, fast settings for CI
-             size: int = DEFAULT_SIZE,  # image resolution
-             seed: int = 0,  # seed for every random choice
-             device: str = 'cpu',  # torch device for model work
-             denoiser=None,  # a train-denoiser model folder to use instead of the shipped one
-             classifier=None,  # a train-classifier folder to use instead of the shipped one
-             retrain: bool = False,  # retrain both shipped models from their manifests' commands (into out/models)
-             **overrides,  # any of DEMO_SETTINGS' keys
-            ) -> dict:
-    "Run the CPSample demo on the LFW faces and write results.json, report.md and PNG figures to `out`."
-    cfg = demo_settings(quick, size, **overrides)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    t0, results = time.time(), {'meta': demo_meta(quick, seed, device), 'settings': dict(cfg)}
-    guard = dict(alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'])
-    with tqdm(total=4 + bool(cfg['sweep']) + bool(cfg['side']), desc='demo', unit='stage', disable=None) as bar:
-        den, clf = stage_models(out, results, denoiser, classifier, retrain, device); bar.update()
-        d = den.manifest['data']
-        sets = stage_data(out, results, size=size, n_protected=d['n'], seed=d['subset_seed']); bar.update()
-        x = stage_sample(out, results, den.unet, den.scheduler, clf, n=cfg['n_samples'], steps=cfg['steps'], seed=seed, **guard); bar.update()
-        stage_evaluate(out, results, sets, *x, den.unet, den.scheduler, clf, mia_t=cfg['mia_t'], seed=seed, **guard); bar.update()
-        if cfg['sweep']:
-            stage_sweep(out, results, sets, den.unet, den.scheduler, clf, steps=cfg['steps'], tau=cfg['tau'], seed=seed,
-                        **(QUICK_SWEEP if quick else SWEEP_GRID)); bar.update()
-        if cfg['side']:
-            stage_side(results, den.unet, den.scheduler, clf, sets['protected'].images, quick=quick, seed=seed, device=device, **guard); bar.update()
-    results['meta']['wall_time_s'] = time.time() - t0
-    write_json(out / 'results.json', results)
-    write_report(out, results)
-    return results
 
 # %% ../nbs/08_experiments.ipynb #8d6b38f0
 def save_samples(x: torch.Tensor,  # (N, C, H, W) samples in [-1, 1]
@@ -394,6 +231,305 @@ def load_samples(path) -> tuple[torch.Tensor, dict]:
     except Exception as e: raise ValueError(f"{path} is not a safetensors file ({str(e)[:100]})") from e
     if x is None: raise ValueError(f"{path} holds no 'images' tensor (it has {keys}); write samples with `cpsample sample`")
     return _check_samples(x, path).float(), meta
+
+# %% ../nbs/08_experiments.ipynb #d68cbc81
+def cpsample_eps(unet, scheduler, classifier, alpha: float, scale: float, tau: float = 1e-3):
+    "CPSample's eps_hat as a function (x_t, t) -> eps, for attacks that query the denoiser (Alg. 1); t is one timestep."
+    def eps_hat(x_t, t):
+        t0 = int(t.flatten()[0]) if torch.is_tensor(t) else int(t)
+        eps = unet(x_t, t).sample if hasattr(unet, 'config') else unet(x_t, t)
+        g = cp_guidance(classifier, x_t, t0, alpha, tau)
+        return guided_eps(eps, g, float(scheduler.alphas_cumprod[t0]), scale)
+    return eps_hat
+
+def sample_in_batches(fn,  # called as fn(batch_size=, generator=) -> one batch's output
+                      n: int,  # images in all
+                      batch_size: int = 500,  # images per call
+                      seed: int = 0,  # batch i (index of its first image) is seeded with seed + i
+                      device='cpu',  # the generators' device
+                      desc: str | None = None,  # progress-bar label (shown on a terminal only)
+                     ) -> list:
+    "The outputs of `fn` on consecutive batches of at most `batch_size` images, each with its own seeded generator."
+    return [fn(batch_size=min(batch_size, n - i), generator=torch.Generator(device).manual_seed(seed + i))
+            for i in tqdm(range(0, n, batch_size), desc=desc, leave=False, disable=None)]
+
+def draw_samples(unet, scheduler,
+                 classifier=None,  # None: plain DDIM; else CPSample with this random-label classifier
+                 *, n: int, steps: int = 50, alpha: float = 0.5, scale: float = 100.0, tau: float = 1e-3,
+                 seed: int = 0, batch_size: int = 500):
+    "`n` samples on the CPU and the (n, steps) mask of where CPSample's rule fired (None for plain DDIM)."
+    dev = unet.device if hasattr(unet, 'device') else 'cpu'
+    if classifier is None:
+        xs = sample_in_batches(lambda **kw: plain_ddim(unet, scheduler, num_inference_steps=steps, **kw), n, batch_size, seed, dev, 'plain DDIM')
+        return torch.cat(xs).cpu(), None
+    cp = lambda **kw: cpsample(unet, scheduler, classifier, num_inference_steps=steps, alpha=alpha, scale=scale, tau=tau, return_trace=True, **kw)
+    xs = sample_in_batches(cp, n, batch_size, seed, dev, 'CPSample')
+    return torch.cat([x for x, _ in xs]).cpu(), torch.cat([tr.fired for _, tr in xs])
+
+OVERHEAD = {'batch_size': 64, 'repeats': 5, 'warmup': 1}  # the demo's overhead measurement (`measure_overhead`)
+
+def stage_sample(out: Path, results: dict, unet, scheduler, classifier, *, n: int, steps: int,
+                 alpha: float, scale: float, tau: float = 1e-3, seed: int = 0, batch_size: int = 500,
+                 overhead: dict | None = OVERHEAD,  # settings of the interleaved overhead measurement; None: skip it
+                ):
+    "Sample `n` images with plain DDIM and with CPSample from the same noise; record times, firing and the measured overhead."
+    kw = dict(n=n, steps=steps, seed=seed, batch_size=batch_size)
+    t0 = time.perf_counter(); x_ddim, _ = draw_samples(unet, scheduler, **kw); t_ddim = time.perf_counter() - t0
+    t0 = time.perf_counter(); x_cp, fired = draw_samples(unet, scheduler, classifier, alpha=alpha, scale=scale, tau=tau, **kw)
+    t_cp = time.perf_counter() - t0
+    meta = {'n': n, 'steps': steps, 'seed': seed, 'batch_size': batch_size, 'cpsample_nb': cpsample_nb.__version__}
+    save_samples(x_ddim, out / 'samples_ddim.safetensors', meta | {'sampler': 'ddim'})
+    save_samples(x_cp, out / 'samples_cpsample.safetensors', meta | {'sampler': 'cpsample', 'alpha': alpha, 'scale': scale, 'tau': tau})
+    results['sampling'] = {'n_samples': n, 'num_inference_steps': steps, 'alpha': alpha, 'scale': scale, 'tau': tau,
+                           'seconds_ddim': t_ddim, 'seconds_cpsample': t_cp, 'overhead_ratio': t_cp / t_ddim,
+                           'fired_share': fired.float().mean().item(),
+                           'samples_ever_fired': fired.any(1).float().mean().item()}
+    results['overhead_ratio'] = t_cp / t_ddim  # one timing of each: replaced by the interleaved measurement below
+    if overhead:
+        alphas = tuple(dict.fromkeys((alpha, 0.001)))
+        ov = measure_overhead(unet, scheduler, classifier, batch_size=min(n, overhead['batch_size']), num_inference_steps=steps,
+                              alphas=alphas, scale=scale, tau=tau, repeats=overhead['repeats'], warmup=overhead['warmup'], seed=seed)
+        results['overhead'] = {'batch_size': ov.batch_size, 'steps': steps, 'repeats': overhead['repeats'], 'clock': 'wall (median of per-round ratios)'}
+        for a in alphas:
+            r = ov.overhead(a)
+            results['overhead'] |= {f'ratio a={a:g}': r['median'], f'ratio a={a:g} min': r['min'], f'ratio a={a:g} max': r['max'],
+                                    f'cpu ratio a={a:g}': ov.overhead(a, 'cpu')['median'], f'fired a={a:g}': ov.fired[_cp_name(a)]}
+        results['overhead_ratio'] = results['sampling']['overhead_ratio'] = ov.overhead(alpha)['median']
+    return x_ddim, x_cp
+
+# %% ../nbs/08_experiments.ipynb #0d6757b0
+def stage_evaluate(out: Path, results: dict, sets: dict, x_ddim, x_cp, unet, scheduler, classifier, *,
+                   alpha: float, scale: float, tau: float = 1e-3, thresholds=None, mia_t: int = 100,
+                   mia_alphas=(0.001, 0.1, 0.5), n_resamples: int = 1000, max_nonmembers: int = 2000, seed: int = 0):
+    "Replication, chi-square, quality, MIA and the permutation test for plain DDIM vs CPSample; flat numbers go to the top of `results`."
+    thresholds = tuple(thresholds or sets.get('thresholds', (0.95, 0.97)))
+    train, full, heldout = (v.to(x_ddim.device) for v in (sets['protected'].images, sets['all'], sets['heldout']))
+    ev = evaluate_samples({'ddim': x_ddim, 'cpsample': x_cp}, train, heldout, thresholds, quality=sets['quality'], out=out)
+    per_t = {f't{t}': ev.summary(t) for t in thresholds}
+    eps = {'ddim': unet, 'cpsample': cpsample_eps(unet, scheduler, classifier, alpha, scale, tau)}
+    eps |= {f'cpsample a={a:g}': cpsample_eps(unet, scheduler, classifier, a, scale, tau) for a in mia_alphas if a != alpha}
+    pick = torch.randperm(len(heldout), generator=torch.Generator().manual_seed(seed))[:max_nonmembers].sort().values
+    mia = mia_table(eps, scheduler, train, heldout[pick.to(heldout.device)], t=mia_t, seed=seed)
+    m = {it.name: it for it in mia.items}
+    main = per_t[f't{thresholds[0]}']
+    results.update({'threshold': thresholds[0], 'n_samples': main['n_samples_ddim'],
+                    'replication_ddim': main['replication_ddim'], 'replication_cpsample': main['replication_cpsample'],
+                    'replication_heldout': main.get('replication_heldout'),
+                    'chi2_p_value': main['chi2_p_value'], 'quality_measure': main['quality_measure'],
+                    'quality_ddim': main['quality_ddim'], 'quality_cpsample': main['quality_cpsample'],
+                    'mia_z_ddim': m['ddim'].z, 'mia_z_cpsample': m['cpsample'].z,
+                    'mia_p_ddim': m['ddim'].p_value, 'mia_p_cpsample': m['cpsample'].p_value})
+    results['evaluation'] = {f'{k} @ {t}': v for t, d in zip(thresholds, per_t.values()) for k, v in d.items()
+                             if k.startswith(('replication', 'chi2'))} | {'feature_space': main['feature_space'],
+                             'quality_reference': sets.get('quality_reference', ''), 'heldout': f'{len(heldout)} held-out images'}
+    if sets.get('quality_model') is not None:
+        for name, x in (('ddim', x_ddim), ('cpsample', x_cp)):
+            c = classifier_confidence(x, sets['quality_model'])
+            results['evaluation'] |= {f'{name} classifier mean confidence': c['mean_confidence'], f'{name} classifier class shares': c['class_shares']}
+    results['mia'] = {'t': mia_t, 'members': len(train), 'nonmembers': len(pick)}
+    results['mia'] |= {f'{k} {it.name}': getattr(it, k) for it in mia.items for k in ('z', 'p_value')}
+    perm = {}
+    if len(full) > len(train) and len(x_ddim) >= len(train):
+        perm = {n: permutation_test(x, train, full, n_resamples=n_resamples, seed=seed) for n, x in (('ddim', x_ddim), ('cpsample', x_cp))}
+        results.update({'permutation_p_ddim': perm['ddim'].p_value, 'permutation_p_cpsample': perm['cpsample'].p_value})
+        results['permutation'] = {'k': len(train), 'n_resamples': n_resamples, 'T': len(full)}
+        results['permutation'] |= {f'{k} {n}': getattr(r, k) for n, r in perm.items() for k in ('a0', 'fraction', 'p_value')}
+    return ev, mia, perm
+
+
+# %% ../nbs/08_experiments.ipynb #b8c14cf8
+MIA_TS = (20, 50, 100, 200)  # timesteps of Algorithm 1 for Table 3's analogue
+QUICK_MIA = {'ts': (100,), 'n': 200, 'alphas': (0.5,)}
+
+def stage_mia_pretrained(results: dict,
+                         pretrained,  # the Denoiser trained on all the training images (T)
+                         classifier,  # the random-label classifier (trained on the protected subset S)
+                         sets: dict,  # from `stage_data_fashion`: 'all' (T), 'protected' (S), 'heldout' (test images)
+                         *, alpha: float, scale: float, tau: float = 1e-3,
+                         alphas=(0.5, 0.25, 0.001),  # CPSample rows (the paper's Table 3)
+                         ts=MIA_TS, n: int = 2000,  # members drawn from T and non-members from the test images
+                         seed: int = 0) -> list:
+    "Table 3's analogue: Algorithm 1's Z-test on the model trained on all of T, members (T or S) vs test images, DDIM and CPSample."
+    unet, sched = pretrained.unet, pretrained.scheduler
+    g = torch.Generator().manual_seed(seed)
+    full, test = sets['all'], sets['heldout']
+    members = full[torch.randperm(len(full), generator=g)[:n]]
+    non = test[torch.randperm(len(test), generator=g)[:n]]
+    eps = {'ddim': unet} | {f'cpsample a={a:g}': cpsample_eps(unet, sched, classifier, a, scale, tau) for a in alphas}
+    rows = []
+    for t in tqdm(ts, desc='MIA (pretrained)', leave=False, disable=None):
+        for who, mem in ((f'{len(members)} of T', members), (f'S ({len(sets["protected"])})', sets['protected'].images)):
+            rows += [{'members': who, **r} for r in mia_table(eps, sched, mem, non, t=t, seed=seed).rows()]
+    results['mia_pretrained'] = {'model': 'trained on all of T', 'nonmembers': len(non), 'scale': scale,
+                                 'classifier': f'random labels of S only ({len(sets["protected"])} images), not of T'}
+    results['mia_pretrained'] |= {f"{k} {r['members']} {r['name']} t={r['t']}": r[k] for r in rows for k in ('z', 'p_value')}
+    return rows
+
+
+# %% ../nbs/08_experiments.ipynb #cf14b58c
+SWEEP_GRID = {'alphas': (0.001, 0.01, 0.1, 0.5), 'scales': (1.0, 10.0, 100.0, 1000.0), 'n': 200}  # the paper's range of alpha and s
+
+def stage_sweep(out: Path, results: dict, sets: dict, unet, scheduler, classifier, *, steps: int, tau: float = 1e-3,
+                alphas=SWEEP_GRID['alphas'], scales=SWEEP_GRID['scales'], n: int = SWEEP_GRID['n'],
+                thresholds=None, seed: int = 0, rejection: bool = True):
+    "CPSample over an (alpha, scale) grid, each cell from the same `n` noises, with plain DDIM and rejection sampling as reference points."
+    import matplotlib; matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+    thresholds = tuple(thresholds or sets.get('thresholds', (0.95, 0.97)))
+    train = sets['protected'].images
+    dev = unet.device if hasattr(unet, 'device') else 'cpu'
+    gen = lambda: torch.Generator(dev).manual_seed(seed)
+    def sample(a, s):
+        return cpsample(unet, scheduler, classifier, batch_size=n, num_inference_steps=steps, alpha=a, scale=s, tau=tau, generator=gen()).cpu()
+    res = sweep(sample, list(alphas), list(scales), train, thresholds, quality=sets['quality'])
+    res.to_json(out / 'sweep.json')
+    fig = res.heatmap(); fig.savefig(out / 'sweep.png', dpi=120, bbox_inches='tight'); plt.close(fig)
+    t0, tr = thresholds[0], train.to(dev)
+    x_ddim = plain_ddim(unet, scheduler, batch_size=n, num_inference_steps=steps, generator=gen()).cpu()
+    marks = {'plain DDIM': (float((nn_cosine(x_ddim, train) > t0).float().mean()), sets['quality'].fid(x_ddim))}
+    ref = {'ddim share': marks['plain DDIM'][0], 'ddim quality': marks['plain DDIM'][1]}
+    if rejection:  # the baseline of Sec. 3: discard what is above the threshold and sample again
+        rj = rejection_sample(unet, scheduler, lambda x: nn_cosine(x, tr) > t0, batch_size=n, num_inference_steps=steps, generator=gen())
+        marks['rejection sampling'] = (0.0, sets['quality'].fid(rj.images.cpu()))
+        ref |= {'rejection quality': marks['rejection sampling'][1], 'rejection runs per image': rj.runs_per_image}
+    held = sets.get('heldout')
+    ax = plot_protection_quality(res, t0, marks, heldout=float((nn_cosine(held, train) > t0).float().mean()) if held is not None else None)
+    ax.figure.savefig(out / 'protection_quality.png', dpi=120, bbox_inches='tight'); plt.close(ax.figure)
+    results['sweep'] = {'n_per_cell': n, 'steps': steps, 'threshold': t0} | ref | {
+        f"{k} a={r['alpha']:g} s={r['scale']:g}": v for r in res.rows() for k, v in r.items() if k not in ('alpha', 'scale')}
+    return res
+
+
+# %% ../nbs/08_experiments.ipynb #5ef72e9e
+DEMO_SIDE = SideConfig(n_syn=500, k=25, n_g=100, lambdas=(3.0, 10.0), steps=25, clf_steps=400, clf_batch=50, batch_size=100)
+
+def side_summary(section: dict) -> dict:
+    "Flat headline numbers of a `side_section` result (the nested result stays under 'detail')."
+    flat = {}
+    for name, t in section['targets'].items():
+        s = t['surrogate']
+        flat |= {'K': s['K'], 'tau': s['tau'], 'N_syn': s['n_syn'], 'N_G': t['best_side']['n_g'], f"{name} K'": s['K_kept']}  # K' is per target
+        for arm in (t['uncond'], t['best_side']):
+            tag = f"{name} {arm['name']}"
+            flat |= {f'{tag} lambda': arm['lam'], f'{tag} AMS high': arm['ams']['high'], f'{tag} UMS high': arm['ums']['high'], f'{tag} p95': arm['p95']}
+    return flat | {'wall_s': section['wall_s'], 'detail': section}
+
+def classifier_features(model) -> Callable:
+    "Images -> penultimate features of the Fashion-MNIST quality classifier (`FashionNet`): SIDE's embedding for Fashion-MNIST."
+    @torch.no_grad()
+    def fmnist_classifier_features(x): return torch.cat([model.features(b.to(model.device)).cpu() for b in x.split(1000)])
+    return fmnist_classifier_features
+
+def stage_side(results: dict, unet, scheduler, classifier, train: torch.Tensor, *, alpha: float, scale: float, tau: float = 1e-3,
+               quick: bool = False, seed: int = 0, device=None,
+               features: Callable = pixel_features,  # SIDE's embedding for its clusters (SSCD in the paper)
+               bands=None,  # AMS/UMS band edges in pixel cosine (default: the config's, made for the faces)
+              ) -> dict:
+    "SIDE against the unprotected model and the CPSample sampler; the summary goes to `results['side']`."
+    import dataclasses
+    base = QUICK_SIDE if quick else DEMO_SIDE
+    cfg = dataclasses.replace(base, seed=seed, bands=tuple(bands or base.bands))
+    sec = side_section(unet, scheduler, classifier, train, alpha=alpha, scale=scale, tau=tau, cfg=cfg, device=device,
+                       features=features, sim_features=pixel_features)
+    results['side'] = side_summary(sec)
+    return sec
+
+# %% ../nbs/08_experiments.ipynb #822331aa
+def write_report(out: Path, results: dict) -> Path:
+    "Write `report.md` in `out`: one table per section of `results`, then the PNG figures."
+    parts = ["# cpsample-nb demo report", "",
+             f"cpsample-nb {results['meta']['version']}, {results['meta']['started']}, "
+             f"wall time {results['meta']['wall_time_s']:.1f} s on {results['meta']['device']}.", ""]
+    summary = {k: v for k, v in results.items() if not isinstance(v, (dict, list))}
+    if summary: parts += ["## summary", "", markdown_table(summary), ""]
+    for section, rows in results.items():
+        if section == 'meta' or not isinstance(rows, dict): continue
+        flat = {k: v for k, v in rows.items() if not isinstance(v, (dict, list))}
+        parts += [f"## {section}", "", markdown_table(flat), ""]
+    figs = sorted(p.name for p in out.glob('*.png'))
+    if figs: parts += ["## Figures", ""] + [f"![{f}]({f})" for f in figs] + [""]
+    path = out / 'report.md'
+    tmp = path.with_suffix('.md.tmp'); tmp.write_text('\n'.join(parts)); tmp.replace(path)
+    return path
+
+# %% ../nbs/08_experiments.ipynb #e0b9aa5b
+DEMO_SETTINGS = {'n_samples': 1000, 'steps': 50, 'alpha': 0.5, 'scale': 100.0, 'tau': 1e-3, 'mia_t': 100, 'sweep': False, 'side': True}
+QUICK_SETTINGS = DEMO_SETTINGS | {'n_samples': 64, 'steps': 20}
+QUICK_SWEEP = {'alphas': (0.1, 0.5), 'scales': (10.0, 100.0), 'n': 16}
+FASHION_ALPHA, FASHION_SCALE = 0.5, 100.0  # the Fashion-MNIST demo's setting (chosen from the sweep below)
+DATA_SETTINGS = {'faces': {}, 'fashion': {'alpha': FASHION_ALPHA, 'scale': FASHION_SCALE}}  # per-data defaults over DEMO_SETTINGS
+
+def demo_settings(quick: bool = False,  # start from QUICK_SETTINGS instead of DEMO_SETTINGS
+                  size: int = DEFAULT_SIZE,  # image resolution (the shipped models are 16x16)
+                  data: str = 'faces',  # one of DEMO_DATA; its defaults (DATA_SETTINGS) apply before `overrides`
+                  **overrides,  # any of DEMO_SETTINGS' keys; None keeps the default
+                 ) -> dict:
+    "The demo's settings with `overrides` applied, every one checked (a clear ValueError before anything is written)."
+    if data not in DEMO_DATA: raise ValueError(f"data must be one of {', '.join(DEMO_DATA)}, got {data!r}")
+    if not isinstance(size, int) or size < 1: raise ValueError(f"size must be a positive integer, got {size!r}")
+    cfg = (QUICK_SETTINGS if quick else DEMO_SETTINGS) | DATA_SETTINGS[data] | {k: v for k, v in overrides.items() if v is not None}
+    if set(cfg) - set(DEMO_SETTINGS): raise ValueError(f"unknown demo settings {sorted(set(cfg) - set(DEMO_SETTINGS))}; allowed: {sorted(DEMO_SETTINGS)}")
+    if size != DEFAULT_SIZE: raise ValueError(f"the shipped models are {DEFAULT_SIZE}x{DEFAULT_SIZE}; size={size} would need retrained models (cpsample train-denoiser / train-classifier)")
+    if not isinstance(cfg['n_samples'], int) or cfg['n_samples'] < 2: raise ValueError(f"n_samples must be an integer of at least 2, got {cfg['n_samples']!r}")
+    check_cpsample_args(DDIMScheduler(num_train_timesteps=1000), batch_size=cfg['n_samples'], num_inference_steps=cfg['steps'],
+                        alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'], eta=0.0)
+    return cfg
+
+def demo_meta(quick: bool, seed: int, device, data: str = 'faces') -> dict:
+    "What ran where: data, package, torch and Python versions, start time, seed, device."
+    return {'data': data, 'version': cpsample_nb.__version__, 'started': time.strftime('%Y-%m-%d %H:%M:%S'), 'quick': quick, 'seed': seed,
+            'device': str(device), 'torch': torch.__version__, 'python': platform.python_version()}
+
+def stage_models(out: Path, results: dict, denoiser=None, classifier=None, retrain: bool = False, device: str = 'cpu', data: str = 'faces'):
+    "Load (or, with `retrain`, first retrain into out/models) the denoiser and classifier; record them in `results`."
+    if retrain and data != 'faces':
+        raise ValueError(f"--retrain reruns the faces models (minutes); the {data} models take hours: rerun the commands in their manifests")
+    dfold, cfold = retrain_shipped(out / 'models', device) if retrain else (denoiser, classifier)
+    den, clf, man = choose_models(dfold, cfold, device, data)
+    results['models'] = {'denoiser': str(dfold or f'shipped: cpsample_nb/assets/{SHIPPED[data]}'),
+                         'classifier': str(cfold or f'shipped: cpsample_nb/assets/classifier_{data}16'),
+                         'denoiser_parameters': count_parameters(den.unet), 'classifier_parameters': count_parameters(clf),
+                         'denoiser_steps': den.manifest['steps'], 'classifier_steps': man['steps']}
+    if den.manifest.get('init'): results['models']['denoiser_pretrained_steps'] = den.manifest['init'].get('steps')
+    return den, clf
+
+def run_demo(out='outputs/demo',  # output folder (created)
+             quick: bool = False,  # small, fast settings for CI
+             size: int = DEFAULT_SIZE,  # image resolution
+             seed: int = 0,  # seed for every random choice
+             device: str = 'cpu',  # torch device for model work
+             denoiser=None,  # a train-denoiser model folder to use instead of the shipped one
+             classifier=None,  # a train-classifier folder to use instead of the shipped one
+             retrain: bool = False,  # retrain both shipped models from their manifests' commands (into out/models; faces only)
+             data: str = 'faces',  # 'faces' (50 LFW faces, a pure memoriser) or 'fashion' (the paper's regime on Fashion-MNIST)
+             **overrides,  # any of DEMO_SETTINGS' keys
+            ) -> dict:
+    "Run the CPSample demo on the LFW faces or Fashion-MNIST and write results.json, report.md, samples and PNG figures to `out`."
+    cfg = demo_settings(quick, size, data, **overrides)
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    t0, results = time.time(), {'meta': demo_meta(quick, seed, device, data), 'settings': dict(cfg)}
+    guard = dict(alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'])
+    with tqdm(total=4 + (data == 'fashion') + bool(cfg['sweep']) + bool(cfg['side']), desc='demo', unit='stage', disable=None) as bar:
+        den, clf = stage_models(out, results, denoiser, classifier, retrain, device, data); bar.update()
+        d = den.manifest['data']
+        sets = (stage_data(out, results, size=size, n_protected=d['n'], seed=d['subset_seed']) if data == 'faces' else
+                stage_data_fashion(out, results, d['indices'], d['subset_seed'], size)); bar.update()
+        x = stage_sample(out, results, den.unet, den.scheduler, clf, n=cfg['n_samples'], steps=cfg['steps'], seed=seed, **guard); bar.update()
+        stage_evaluate(out, results, sets, *x, den.unet, den.scheduler, clf, mia_t=cfg['mia_t'], seed=seed, **guard); bar.update()
+        if data == 'fashion':
+            stage_mia_pretrained(results, load_shipped_denoiser('fashion_pretrained', device), clf, sets, seed=seed,
+                                 **(QUICK_MIA if quick else {}), **guard); bar.update()
+        if cfg['sweep']:
+            stage_sweep(out, results, sets, den.unet, den.scheduler, clf, steps=cfg['steps'], tau=cfg['tau'], seed=seed,
+                        **(QUICK_SWEEP if quick else SWEEP_GRID)); bar.update()
+        if cfg['side']:
+            side_kw = {} if data == 'faces' else {'features': classifier_features(sets['quality_model']), 'bands': (0.95, 0.97, sets['thresholds'][0])}
+            stage_side(results, den.unet, den.scheduler, clf, sets['protected'].images, quick=quick, seed=seed, device=device, **guard, **side_kw); bar.update()
+    results['meta']['wall_time_s'] = time.time() - t0
+    write_json(out / 'results.json', results)
+    write_report(out, results)
+    return results
+
 
 # %% ../nbs/08_experiments.ipynb #ea15d1da
 def add_sample_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:

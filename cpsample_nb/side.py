@@ -490,17 +490,19 @@ def side_section(unet,  # the denoiser
                  *, alpha: float, scale: float,  # CPSample's settings
                  tau: float = 1e-3,  # CPSample's App. D offset
                  cfg: SideConfig | None = None,  # default: QUICK_SIDE
-                 features: Callable = pixel_features,  # SIDE's embedding and gamma's feature space
+                 features: Callable = pixel_features,  # SIDE's embedding (the clusters)
+                 sim_features: Callable | None = None,  # gamma's feature space for AMS/UMS (default: `features`)
                  device=None,
                 ) -> dict:
     "SIDE against the unprotected model and the CPSample sampler: a JSON-able dict with settings, K', and AMS/UMS per arm."
     cfg, t0, out = cfg or QUICK_SIDE, time.perf_counter(), {}
     for tgt in (Target(unet, scheduler), Target(unet, scheduler, protect, alpha, scale, tau)):
-        run = attack(tgt, train, cfg, features=features, sim_features=features, device=device)
+        run = attack(tgt, train, cfg, features=features, sim_features=sim_features or features, device=device)
         d = run.to_dict()
         out[tgt.name] = {'target': d['target'], 'surrogate': d['surrogate'], 'classifiers': d['classifiers'], 'scores': d['scores'],
                          'best_side': run.arm('SIDE').to_dict(), 'uncond': run.arm('UnCond', 0.0).to_dict(), 'config': d['config']}
-    return {'features': getattr(features, '__name__', type(features).__name__), 'targets': out, 'wall_s': time.perf_counter() - t0}
+    name = lambda f: getattr(f, '__name__', type(f).__name__)
+    return {'features': name(features), 'sim_features': name(sim_features or features), 'targets': out, 'wall_s': time.perf_counter() - t0}
 
 # %% ../nbs/07_side.ipynb #8f57c5e7
 def _floats(s: str) -> tuple:

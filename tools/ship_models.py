@@ -1,7 +1,9 @@
 """Copy trained models into `cpsample_nb/assets/` so the package ships them.
 
-    python tools/ship_models.py denoiser RUN_DIR            # RUN_DIR/model (from `cpsample train-denoiser`)
-    python tools/ship_models.py classifier RUN_DIR COMMAND  # newest checkpoint of `cpsample train-classifier`
+    python tools/ship_models.py denoiser RUN_DIR [NAME]            # RUN_DIR/model (from `cpsample train-denoiser`)
+    python tools/ship_models.py classifier RUN_DIR COMMAND [NAME]  # newest checkpoint of `cpsample train-classifier`
+
+NAME is the asset folder (default: denoiser_faces16 / classifier_faces16).
 
 The classifier's manifest records the data and subset it was trained on (read from RUN_DIR/report.json),
 its memorisation at save time and COMMAND, the command line that made RUN_DIR.
@@ -44,8 +46,9 @@ def ship_classifier(run: Path, command: str, name: str = 'classifier_faces16') -
     sub = report.get('subset')
     data = classifier_manifest(run)['data'] | {  # name, size, n and indices, read from report.json as the demo reads them
         'subset_seed': sub['seed'] if sub else None,
-        'order': 'the protected subset order (protected_subset(load_faces(), n, subset_seed))' if sub else 'load_faces() order'}
-    manifest = {'what': f"random-label time-conditioned classifier (TimeClassifier) for {data['n']} LFW faces at 16x16, EMA weights",
+        'order': 'the protected subset order (protected_subset(training_images(name), n, subset_seed))' if sub else 'training_images(name) order'}
+    what = {'faces': 'LFW faces', 'fashion': 'Fashion-MNIST training images', 'digits': 'sklearn digits'}.get(data['name'], f"images of {data['name']}")
+    manifest = {'what': f"random-label time-conditioned classifier (TimeClassifier) for {data['n']} {what} at {data['size']}x{data['size']}, EMA weights",
                 'data': data, 'labels': 'labels.json (Bernoulli(0.5), label seed 0)', 'parameters': report['parameters'],
                 'steps': report['step'], 'train_wall_s': report['seconds'], 'train_config': state.get('config'),
                 'memorisation_at_save': report['final'], 'command': command,
@@ -61,6 +64,6 @@ def ship_classifier(run: Path, command: str, name: str = 'classifier_faces16') -
 
 if __name__ == '__main__':
     kind, run = sys.argv[1], Path(sys.argv[2])
-    if kind == 'denoiser': print(ship_denoiser(run))
-    elif kind == 'classifier': print(ship_classifier(run, sys.argv[3]))
+    if kind == 'denoiser': print(ship_denoiser(run, *sys.argv[3:4]))
+    elif kind == 'classifier': print(ship_classifier(run, sys.argv[3], *sys.argv[4:5]))
     else: raise SystemExit(__doc__)
