@@ -36,9 +36,9 @@ __all__ = ['FASHION_SOURCE', 'ASSETS', 'TRAIN_COMMANDS', 'DEMO_DATA', 'OVERHEAD'
            'classifier_manifest', 'check_same_subset', 'parse_train_command', 'retrain_shipped', 'load_models',
            'choose_models', 'save_samples', 'load_samples', 'cpsample_eps', 'sample_in_batches', 'draw_samples',
            'stage_sample', 'stage_evaluate', 'stage_mia_pretrained', 'stage_sweep', 'side_summary',
-           'classifier_features', 'stage_side', 'write_report', 'demo_settings', 'demo_meta', 'stage_models',
-           'run_demo', 'add_sample_args', 'run_sample', 'staged_folder', 'evaluation_sets', 'add_evaluate_args',
-           'run_evaluate']
+           'classifier_features', 'stage_side', 'write_report', 'demo_settings', 'demo_meta', 'check_retrain',
+           'stage_models', 'run_demo', 'add_sample_args', 'run_sample', 'staged_folder', 'evaluation_sets',
+           'add_evaluate_args', 'run_evaluate']
 
 # %% ../nbs/08_experiments.ipynb #1e64f34d
 def markdown_table(rows: dict, header=('quantity', 'value')) -> str:
@@ -480,10 +480,14 @@ def demo_meta(quick: bool, seed: int, device, data: str = 'faces') -> dict:
     return {'data': data, 'version': cpsample_nb.__version__, 'started': time.strftime('%Y-%m-%d %H:%M:%S'), 'quick': quick, 'seed': seed,
             'device': str(device), 'torch': torch.__version__, 'python': platform.python_version()}
 
-def stage_models(out: Path, results: dict, denoiser=None, classifier=None, retrain: bool = False, device: str = 'cpu', data: str = 'faces'):
-    "Load (or, with `retrain`, first retrain into out/models) the denoiser and classifier; record them in `results`."
+def check_retrain(retrain: bool, data: str):
+    "Retraining from the manifests is offered for the faces models only (minutes); a clear error for the others (hours)."
     if retrain and data != 'faces':
         raise ValueError(f"--retrain reruns the faces models (minutes); the {data} models take hours: rerun the commands in their manifests")
+
+def stage_models(out: Path, results: dict, denoiser=None, classifier=None, retrain: bool = False, device: str = 'cpu', data: str = 'faces'):
+    "Load (or, with `retrain`, first retrain into out/models) the denoiser and classifier; record them in `results`."
+    check_retrain(retrain, data)
     dfold, cfold = retrain_shipped(out / 'models', device) if retrain else (denoiser, classifier)
     den, clf, man = choose_models(dfold, cfold, device, data)
     results['models'] = {'denoiser': str(dfold or f'shipped: cpsample_nb/assets/{SHIPPED[data]}'),
@@ -505,7 +509,7 @@ def run_demo(out='outputs/demo',  # output folder (created)
              **overrides,  # any of DEMO_SETTINGS' keys
             ) -> dict:
     "Run the CPSample demo on the LFW faces or Fashion-MNIST and write results.json, report.md, samples and PNG figures to `out`."
-    cfg = demo_settings(quick, size, data, **overrides)
+    cfg = demo_settings(quick, size, data, **overrides); check_retrain(retrain, data)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0, results = time.time(), {'meta': demo_meta(quick, seed, device, data), 'settings': dict(cfg)}
     guard = dict(alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'])
