@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 OUT    ?= outputs/demo
+DATA   ?= fashion
 FLAGS  ?=
 ARGS   ?=
 CHROMIUM := /usr/bin/chromium
@@ -32,7 +33,7 @@ $(VENV)/.installed: $(VENV)/.torch settings.ini setup.py
 	touch $@
 
 demo: $(VENV)/.installed | $(FASHION)
-	$(VENV)/bin/cpsample demo --out $(OUT) $(ARGS)
+	$(VENV)/bin/cpsample demo --data $(DATA) --out $(OUT) $(ARGS)
 
 test: $(VENV)/.installed | $(FASHION) $(CHROMIUM)
 	CPSAMPLE_TEST_FLAGS="$(FLAGS)" $(PY) -m pytest $(ARGS)

@@ -456,7 +456,7 @@ def write_report(out: Path, results: dict) -> Path:
 DEMO_SETTINGS = {'n_samples': 1000, 'steps': 50, 'alpha': 0.5, 'scale': 100.0, 'tau': 1e-3, 'mia_t': 100, 'sweep': False, 'side': True}
 QUICK_SETTINGS = DEMO_SETTINGS | {'n_samples': 64, 'steps': 20}
 QUICK_SWEEP = {'alphas': (0.1, 0.5), 'scales': (10.0, 100.0), 'n': 16}
-FASHION_ALPHA, FASHION_SCALE = 0.5, 100.0  # the Fashion-MNIST demo's setting (chosen from the sweep below)
+FASHION_ALPHA, FASHION_SCALE = 0.01, 10.0  # the Fashion-MNIST setting: the most protection within 1.2x of DDIM quality in the sweep below
 DATA_SETTINGS = {'faces': {}, 'fashion': {'alpha': FASHION_ALPHA, 'scale': FASHION_SCALE}}  # per-data defaults over DEMO_SETTINGS
 
 def demo_settings(quick: bool = False,  # start from QUICK_SETTINGS instead of DEMO_SETTINGS

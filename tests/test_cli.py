@@ -34,6 +34,25 @@ def test_demo_quick_writes_results_report_and_pngs(tmp_path):
     assert (out / 'protected_set.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
+def test_demo_quick_on_fashion_saves_the_samples_and_the_subset(tmp_path):
+    out = tmp_path / 'fashion'
+    r = run('demo', '--quick', '--data', 'fashion', '--no-side', '--n-samples', '16', '--steps', '5', '--out', str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((out / 'results.json').read_text())
+    assert res['meta']['data'] == 'fashion' and res['dataset']['n_total'] == 60000
+    assert res['threshold'] == res['dataset']['heldout_threshold'] and res['quality_measure'] == 'fd_fmnist_classifier'
+    assert len(json.loads((out / 'protected_subset.json').read_text())['indices']) == res['dataset']['n_protected']
+    for name in ('samples_ddim', 'samples_cpsample'):
+        assert (out / f'{name}.safetensors').stat().st_size > 16 * 16 * 16 * 4 and (out / f'{name}.png').exists()
+    assert 'mia_pretrained' in res and 'overhead' in res
+
+
+def test_demo_unknown_data_is_a_clear_error(tmp_path):
+    r = run('demo', '--quick', '--data', 'cats', '--out', str(tmp_path / 'x'))
+    assert r.returncode == 2 and "invalid choice: 'cats'" in r.stderr
+    assert not (tmp_path / 'x').exists()
+
+
 def test_demo_bad_size_is_a_clear_error(tmp_path):
     r = run('demo', '--quick', '--size', '0', '--out', str(tmp_path / 'x'))
     assert r.returncode == 1
