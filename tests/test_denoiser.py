@@ -84,7 +84,16 @@ def test_the_shipped_faces_denoiser_copies():
     k = round(replication_rate(s, den.subset.images) * 24)
     ci = binomtest(k, 24).proportion_ci(0.99)
     assert ci.low <= m['final_evaluation']['rep95'] <= ci.high, (k, m['final_evaluation'])
-    assert set(SHIPPED) == {'faces'}
+    assert set(SHIPPED) == {'faces', 'fashion', 'fashion_pretrained'}
+
+
+def test_the_shipped_fashion_denoisers_are_the_papers_regime():
+    "Fine-tuned on 300 of the 60,000 from the shipped pretrained model; a minority of its samples copy them."
+    ft, pre = load_shipped_denoiser('fashion'), load_shipped_denoiser('fashion_pretrained')
+    assert ft.manifest['data']['n'] == len(ft.subset) == 300 and pre.manifest['data']['n'] == 60000
+    assert ft.manifest['init']['command'] == pre.manifest['command']  # fine-tuned from exactly the shipped pretrained model
+    assert 0.05 <= ft.manifest['final_evaluation']['rep_thr'] <= 0.30 and pre.manifest['final_evaluation']['rep_thr'] == 0.0
+    assert '--init' in ft.manifest['command'] and ft.manifest['data']['threshold'] > 0.95
 
 
 def test_the_same_command_trains_the_same_weights(tmp_path):
