@@ -519,7 +519,8 @@ def run_demo(out='outputs/demo',  # output folder (created)
         sets = (stage_data(out, results, size=size, n_protected=d['n'], seed=d['subset_seed']) if data == 'faces' else
                 stage_data_fashion(out, results, d['indices'], d['subset_seed'], size)); bar.update()
         x = stage_sample(out, results, den.unet, den.scheduler, clf, n=cfg['n_samples'], steps=cfg['steps'], seed=seed, **guard); bar.update()
-        stage_evaluate(out, results, sets, *x, den.unet, den.scheduler, clf, mia_t=cfg['mia_t'], seed=seed, **guard); bar.update()
+        stage_evaluate(out, results, sets, *x, den.unet, den.scheduler, clf, mia_t=cfg['mia_t'], seed=seed,
+                       max_nonmembers=QUICK_MIA['n'] if quick else 2000, **guard); bar.update()
         if data == 'fashion':
             stage_mia_pretrained(results, load_shipped_denoiser('fashion_pretrained', device), clf, sets, seed=seed,
                                  **(QUICK_MIA if quick else {}), **guard); bar.update()
