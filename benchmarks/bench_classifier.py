@@ -35,6 +35,7 @@ CONFIGS = {  # name: TimeClassifier settings
     '(16,32) stem 2': dict(block_out_channels=(16, 32), stem_stride=2),
     '(8,16,32) stem 2': dict(block_out_channels=(8, 16, 32), norm_num_groups=4, stem_stride=2),
     '(8,16) stem 2': dict(block_out_channels=(8, 16), norm_num_groups=4, stem_stride=2),
+    '(8,16) stem 2, no mid block': dict(block_out_channels=(8, 16), norm_num_groups=4, stem_stride=2, mid_block_resnets=0),
     '(16,32,64) stem 4': dict(block_out_channels=(16, 32, 64), stem_stride=4),
 }
 

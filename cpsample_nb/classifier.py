@@ -29,13 +29,13 @@ from safetensors.torch import load_file, save_file
 from .data import write_json
 
 # %% auto #0
-__all__ = ['BANDS', 'TimeClassifier', 'count_parameters', 'random_labels', 'check_labels', 'check_images', 'MemorisationReport',
-           'p_true', 'memorisation_report', 'parse_bands', 'bands_met', 'checkpoint_dirs', 'latest_checkpoint',
-           'save_labels', 'load_labels', 'load_classifier', 'save_checkpoint', 'TrainConfig', 'TrainResult',
-           'draw_timesteps', 'build_classifier', 'draw_batch', 'classifier_loss', 'TrainingRun', 'start_run',
-           'train_classifier', 'item_losses', 'class_probs', 'relabel_hard_items', 'plot_memorisation', 'TimeWindow',
-           'MostConfident', 'add_train_classifier_args', 'load_training_data', 'run_train_classifier', 'main',
-           'posterior_weights', 'bayes_ce', 'ce_per_timestep', 'commitment', 'open_range']
+__all__ = ['GUIDANCE_NET', 'BANDS', 'TimeClassifier', 'count_parameters', 'random_labels', 'check_labels', 'check_images',
+           'MemorisationReport', 'p_true', 'memorisation_report', 'parse_bands', 'bands_met', 'checkpoint_dirs',
+           'latest_checkpoint', 'save_labels', 'load_labels', 'load_classifier', 'save_checkpoint', 'TrainConfig',
+           'TrainResult', 'draw_timesteps', 'build_classifier', 'draw_batch', 'classifier_loss', 'TrainingRun',
+           'start_run', 'train_classifier', 'item_losses', 'class_probs', 'relabel_hard_items', 'plot_memorisation',
+           'TimeWindow', 'MostConfident', 'add_train_classifier_args', 'load_training_data', 'run_train_classifier',
+           'main', 'posterior_weights', 'bayes_ce', 'ce_per_timestep', 'commitment', 'open_range']
 
 # %% ../nbs/02_classifier.ipynb #121955d7
 class TimeClassifier(ModelMixin, ConfigMixin):
@@ -53,11 +53,14 @@ class TimeClassifier(ModelMixin, ConfigMixin):
                  dropout: float = 0.0,  # dropout inside the residual blocks
                  num_train_timesteps: int = 1000,  # length of the diffusion schedule t is measured on
                  stem_stride: int = 1,  # stride of the input convolution (2: every block works at half resolution, about 4x cheaper)
+                 mid_block_resnets: int = 2,  # residual blocks in the middle block (0: none)
                 ):
         super().__init__()
         chans = tuple(int(c) for c in block_out_channels)
         if int(num_classes) < 2: raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         if int(stem_stride) < 1: raise ValueError(f"stem_stride must be a positive integer, got {stem_stride}")
+        if int(mid_block_resnets) < 0: raise ValueError(f"mid_block_resnets must be an integer >= 0, got {mid_block_resnets}")
+        if mid_block_attention and int(mid_block_resnets) < 1: raise ValueError("mid_block_attention needs mid_block_resnets >= 1")
         if not chans or any(c % norm_num_groups for c in chans):
             raise ValueError(f"every width in block_out_channels={chans} must be a positive multiple of norm_num_groups={norm_num_groups}")
         temb = chans[0] * 4
@@ -69,9 +72,9 @@ class TimeClassifier(ModelMixin, ConfigMixin):
                            temb_channels=temb, add_downsample=i < len(chans) - 1, resnet_eps=1e-5, resnet_act_fn='silu',
                            resnet_groups=norm_num_groups, attention_head_dim=c, downsample_padding=1, dropout=dropout)
             for i, c in enumerate(chans)])
-        self.mid_block = UNetMidBlock2D(in_channels=chans[-1], temb_channels=temb, dropout=dropout, resnet_eps=1e-5,
-                                        resnet_act_fn='silu', resnet_groups=norm_num_groups,
-                                        add_attention=mid_block_attention, attention_head_dim=attention_head_dim)
+        self.mid_block = None if int(mid_block_resnets) == 0 else UNetMidBlock2D(
+            in_channels=chans[-1], temb_channels=temb, dropout=dropout, resnet_eps=1e-5, resnet_act_fn='silu', resnet_groups=norm_num_groups,
+            add_attention=mid_block_attention, attention_head_dim=attention_head_dim, num_layers=int(mid_block_resnets) - 1)
         self.norm_out = nn.GroupNorm(norm_num_groups, chans[-1], eps=1e-5)
         self.act = nn.SiLU()
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -88,8 +91,10 @@ class TimeClassifier(ModelMixin, ConfigMixin):
         emb = self.time_embedding(self.time_proj(t).to(sample.dtype))
         h = self.conv_in(sample)
         for block in self.down_blocks: h, _ = block(hidden_states=h, temb=emb)
-        h = self.mid_block(h, emb)
+        if self.mid_block is not None: h = self.mid_block(h, emb)
         return self.head(self.pool(self.act(self.norm_out(h)))).flatten(1)
+
+GUIDANCE_NET = dict(block_out_channels=(8, 16), stem_stride=2)  # the network `train_classifier` and `train-classifier` build by default (18,210 parameters at 16x16, issue 13)
 
 def count_parameters(model: nn.Module) -> int:
     "Number of trainable parameters of `model`."
@@ -416,7 +421,7 @@ def _start_labels(ck, images, labels, label_seed, num_classes=2):
 
 # %% ../nbs/02_classifier.ipynb #68e34601
 def build_classifier(images: torch.Tensor,  # protected images (N, C, H, W): give the input shape
-                     model: TimeClassifier | dict | None,  # a network (returned as is) or TimeClassifier settings
+                     model: TimeClassifier | dict | None,  # a network (returned as is), TimeClassifier settings, or None: `GUIDANCE_NET`
                      seed: int,  # seed of the initial weights
                      T: int = 1000,  # timesteps of the noise schedule
                     ) -> TimeClassifier:
@@ -424,7 +429,7 @@ def build_classifier(images: torch.Tensor,  # protected images (N, C, H, W): giv
     with torch.random.fork_rng():  # initial weights from `seed`, without touching the global RNG
         torch.manual_seed(seed)
         if isinstance(model, nn.Module): return model
-        return TimeClassifier(**{'sample_size': images.shape[-1], 'in_channels': images.shape[1], 'num_train_timesteps': T, **(model or {})})
+        return TimeClassifier(**{'sample_size': images.shape[-1], 'in_channels': images.shape[1], 'num_train_timesteps': T, **(GUIDANCE_NET if model is None else model)})
 
 def draw_batch(n_images: int,  # size of the protected set
                image_shape: tuple,  # (C, H, W)
@@ -525,7 +530,7 @@ def train_classifier(images: torch.Tensor,  # protected images (N, C, H, W) in [
                      config: TrainConfig | None = None,  # training settings
                      labels=None,  # labels in {0, ..., num_classes-1} to memorise (default: random_labels(N, label_seed, num_classes), or the checkpoint's)
                      label_seed: int = 0,  # seed of the random labels
-                     model: TimeClassifier | dict | None = None,  # the network, or TimeClassifier settings to build it from `config.seed`
+                     model: TimeClassifier | dict | None = None,  # the network, or TimeClassifier settings to build it from `config.seed` (None: `GUIDANCE_NET`)
                      scheduler=None,  # the denoiser's noise schedule (default: DDPMScheduler(1000))
                      resume: bool = True,  # continue from the newest checkpoint in `out` if there is one
                      device=None,  # 'cpu', 'cuda', ... (default: what accelerate picks)
@@ -670,11 +675,12 @@ def add_train_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentPa
     p.add_argument('--limit', type=int, default=None, help='use only the first LIMIT images')
     p.add_argument('--n', type=int, default=None, help='train on a protected subset of N images (the one `train-denoiser --n N` draws)')
     p.add_argument('--subset-seed', type=int, default=0, help='seed of the --n subset draw (default: 0)')
-    p.add_argument('--channels', type=_csv_ints, default=(16, 32, 64), help='block widths, comma separated (default: 16,32,64)')
+    p.add_argument('--channels', type=_csv_ints, default=GUIDANCE_NET['block_out_channels'], help='block widths, comma separated (default: 8,16)')
     p.add_argument('--layers-per-block', type=int, default=1, help='residual blocks per down block (default: 1)')
     p.add_argument('--groups', type=int, default=8, help='GroupNorm groups (default: 8)')
     p.add_argument('--attention', action='store_true', help='self-attention in the middle block')
-    p.add_argument('--stem-stride', type=int, default=1, help='stride of the input convolution (2: half resolution inside, about 4x cheaper; default: 1)')
+    p.add_argument('--stem-stride', type=int, default=GUIDANCE_NET['stem_stride'], help='stride of the input convolution (2: half resolution inside, about 4x cheaper; default: 2)')
+    p.add_argument('--mid-resnets', type=int, default=2, help='residual blocks in the middle block (0: none; default: 2)')
     for k in ('steps', 'batch_size', 'lr', 'weight_decay', 'grad_clip', 'ema_decay', 't_power', 'seed',
               'checkpoint_every', 'keep_checkpoints', 'eval_every'):
         v = getattr(d, k)
@@ -721,7 +727,8 @@ def run_train_classifier(args) -> TrainResult:
         raise ValueError(f"{out} already holds a checkpoint; drop --no-resume to continue it or choose another --out")
     cfg = TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig())})
     model = dict(block_out_channels=args.channels, layers_per_block=args.layers_per_block, norm_num_groups=args.groups,
-                 mid_block_attention=args.attention, stem_stride=getattr(args, 'stem_stride', 1))
+                 mid_block_attention=args.attention, stem_stride=getattr(args, 'stem_stride', 1),
+                 mid_block_resnets=getattr(args, 'mid_resnets', 2))
     main = PartialState().is_main_process
     n_par = count_parameters(TimeClassifier(in_channels=images.shape[1], **model))
     if main: print(f"training a {n_par:,}-parameter classifier on {len(images)} images of shape {tuple(images.shape[1:])}")

@@ -458,20 +458,23 @@ def train_fashion_classifier(images: torch.Tensor,  # (N, 1, H, W) training imag
                              lr: float = 2e-3,  # AdamW learning rate (cosine decay to 0)
                              seed: int = 0,  # seeds the initial weights and every batch
                              progress: bool = True,
+                             device=None,  # where to train (default: the images' device); batches are drawn on the CPU, so any device gives the same draws
                              **net_kw,  # FashionNet settings
                             ) -> FashionNet:
     "Train a `FashionNet` with cross-entropy (and random horizontal flips); returns it in eval mode."
     if images.ndim != 4 or len(images) != len(labels): raise ValueError(f"need (N, C, H, W) images with one label each, got {tuple(images.shape)} and {len(labels)} labels")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        net = FashionNet(sample_size=images.shape[-1], in_channels=images.shape[1], num_classes=int(labels.max()) + 1, **net_kw)
+        dev = torch.device(device) if device is not None else images.device
+        net = FashionNet(sample_size=images.shape[-1], in_channels=images.shape[1], num_classes=int(labels.max()) + 1, **net_kw).to(dev)
+        images, labels = images.to(dev), labels.to(dev)
         g = torch.Generator().manual_seed(seed)
         opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
         net.train()
         for _ in tqdm(range(steps), desc='fashion classifier', disable=not progress):
-            i = torch.randint(len(images), (batch_size,), generator=g)
-            x = images[i]; flip = torch.rand(batch_size, generator=g) < 0.5
+            i = torch.randint(len(images), (batch_size,), generator=g).to(dev)
+            x = images[i]; flip = (torch.rand(batch_size, generator=g) < 0.5).to(dev)
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
             loss = F.cross_entropy(net(x), labels[i])
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()

@@ -25,20 +25,20 @@ from .data import DEFAULT_SIZE, pixel_features, heldout_threshold, load_faces, l
 from .classifier import add_train_classifier_args, count_parameters, load_classifier, run_train_classifier
 from .denoiser import SHIPPED, add_train_denoiser_args, load_denoiser, load_shipped_denoiser, run_train_denoiser, training_images
 from .evaluation import FrechetDistance, classifier_confidence, evaluate_samples, fd_fmnist_classifier, load_quality_classifier, mia_table, permutation_test, plot_protection_quality, sweep
-from .sampler import check_cpsample_args, cp_guidance, cpsample, guided_eps, measure_overhead, plain_ddim, rejection_sample, _cp_name
+from .sampler import check_cpsample_args, cp_guidance, cpsample, guided_eps, measure_overhead, plain_ddim, rejection_sample
 from .side import QUICK_SIDE, SideConfig, side_section
 from diffusers import DDIMScheduler
 
 # %% auto #0
 __all__ = ['FASHION_SOURCE', 'ASSETS', 'TRAIN_COMMANDS', 'DEMO_DATA', 'OVERHEAD', 'MIA_TS', 'QUICK_MIA', 'SWEEP_GRID',
-           'DEMO_SIDE', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP', 'FASHION_ALPHA', 'FASHION_SCALE',
-           'DATA_SETTINGS', 'markdown_table', 'stage_data', 'stage_data_fashion', 'load_shipped_classifier',
-           'classifier_manifest', 'check_same_subset', 'parse_train_command', 'retrain_shipped', 'load_models',
-           'choose_models', 'save_samples', 'load_samples', 'cpsample_eps', 'sample_in_batches', 'draw_samples',
-           'stage_sample', 'stage_evaluate', 'stage_mia_pretrained', 'stage_sweep', 'side_summary',
-           'classifier_features', 'stage_side', 'write_report', 'demo_settings', 'demo_meta', 'check_retrain',
-           'stage_models', 'run_demo', 'add_sample_args', 'run_sample', 'staged_folder', 'evaluation_sets',
-           'add_evaluate_args', 'run_evaluate']
+           'DEMO_SIDE', 'FACES_SCALE', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP', 'FASHION_ALPHA',
+           'FASHION_SCALE', 'DATA_SETTINGS', 'markdown_table', 'stage_data', 'stage_data_fashion',
+           'shipped_classifiers', 'load_shipped_classifier', 'classifier_manifest', 'check_same_subset',
+           'parse_train_command', 'retrain_shipped', 'load_models', 'choose_models', 'save_samples', 'load_samples',
+           'cpsample_eps', 'sample_in_batches', 'draw_samples', 'stage_sample', 'stage_evaluate',
+           'stage_mia_pretrained', 'stage_sweep', 'side_summary', 'classifier_features', 'stage_side', 'write_report',
+           'demo_settings', 'demo_meta', 'check_retrain', 'stage_models', 'run_demo', 'add_sample_args', 'run_sample',
+           'staged_folder', 'evaluation_sets', 'add_evaluate_args', 'run_evaluate']
 
 # %% ../nbs/08_experiments.ipynb #1e64f34d
 def markdown_table(rows: dict, header=('quantity', 'value')) -> str:
@@ -108,12 +108,15 @@ def stage_data_fashion(out: Path, results: dict,
 # %% ../nbs/08_experiments.ipynb #c1eed05a
 ASSETS = Path(cpsample_nb.__file__).parent / 'assets'  # models that ship with the package
 
+def shipped_classifiers() -> list:
+    "Names of the classifiers that ship with the package (`load_shipped_classifier`, `--classifier NAME`)."
+    return sorted(p.name[len('classifier_'):-2] for p in ASSETS.glob('classifier_*16'))
+
 def load_shipped_classifier(name: str = 'faces', device='cpu'):
     "The random-label classifier that ships with the package: (model, labels, manifest)."
     folder = ASSETS / f'classifier_{name}16'
     if not folder.exists():
-        have = sorted(p.name[len('classifier_'):-2] for p in ASSETS.glob('classifier_*16'))
-        raise ValueError(f"no shipped classifier named {name!r}; available: {', '.join(have)}")
+        raise ValueError(f"no shipped classifier named {name!r}; available: {', '.join(shipped_classifiers())}")
     model, labels = load_classifier(folder, device)
     return model, labels, classifier_manifest(folder)
 
@@ -165,7 +168,7 @@ def retrain_shipped(out: Path,  # the runs go to out/denoiser and out/classifier
 
 def _classifier_folder(classifier) -> Path:
     "The folder of a shipped classifier name, a train-classifier run or one of its checkpoints."
-    if str(classifier) in SHIPPED and (ASSETS / f'classifier_{classifier}16').exists(): return ASSETS / f'classifier_{classifier}16'
+    if str(classifier) in shipped_classifiers(): return ASSETS / f'classifier_{classifier}16'
     folder = Path(classifier)
     if not folder.exists(): raise FileNotFoundError(f"classifier folder {folder} does not exist")
     return folder
@@ -293,7 +296,7 @@ def stage_sample(out: Path, results: dict, unet, scheduler, classifier, *, n: in
         for a in alphas:
             r = ov.overhead(a)
             results['overhead'] |= {f'ratio a={a:g}': r['median'], f'ratio a={a:g} min': r['min'], f'ratio a={a:g} max': r['max'],
-                                    f'cpu ratio a={a:g}': ov.overhead(a, 'cpu')['median'], f'fired a={a:g}': ov.fired[_cp_name(a)]}
+                                    f'cpu ratio a={a:g}': ov.overhead(a, 'cpu')['median'], f'fired a={a:g}': ov.fired_at(a)}
         results['overhead_ratio'] = results['sampling']['overhead_ratio'] = ov.overhead(alpha)['median']
     return x_ddim, x_cp
 
@@ -453,7 +456,8 @@ def write_report(out: Path, results: dict) -> Path:
     return path
 
 # %% ../nbs/08_experiments.ipynb #e0b9aa5b
-DEMO_SETTINGS = {'n_samples': 1000, 'steps': 50, 'alpha': 0.5, 'scale': 100.0, 'tau': 1e-3, 'mia_t': 100, 'sweep': False, 'side': True}
+FACES_SCALE = 50.0  # the faces demo's s for the shipped (8,16) classifier: its input gradients are about twice the (16,32,64) one's at t >= 500, and s 50 matches that network's s 100 (0.6% vs 1.0% copies, quality 12.5 vs 11.9)
+DEMO_SETTINGS = {'n_samples': 1000, 'steps': 50, 'alpha': 0.5, 'scale': FACES_SCALE, 'tau': 1e-3, 'mia_t': 100, 'sweep': False, 'side': True}
 QUICK_SETTINGS = DEMO_SETTINGS | {'n_samples': 64, 'steps': 20}
 QUICK_SWEEP = {'alphas': (0.1, 0.5), 'scales': (10.0, 100.0), 'n': 16}
 FASHION_ALPHA, FASHION_SCALE = 0.01, 10.0  # the Fashion-MNIST setting: the most protection within 1.2x of DDIM quality in the sweep below
@@ -541,8 +545,8 @@ def add_sample_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Options of `cpsample sample`."
     p.add_argument('--model', required=True, help="denoiser: a train-denoiser model folder (OUT/model) or a shipped name ('faces')")
     p.add_argument('--classifier', default=None, help="random-label classifier folder or shipped name: sample with CPSample (default: plain DDIM)")
-    p.add_argument('--alpha', type=float, default=DEMO_SETTINGS['alpha'], help='CPSample tolerance in (0, 0.5] (default: %(default)s)')
-    p.add_argument('--scale', type=float, default=DEMO_SETTINGS['scale'], help='CPSample guidance scale s >= 0 (default: %(default)s)')
+    p.add_argument('--alpha', type=float, default=None, help="CPSample tolerance in (0, 0.5] (default: the demo's for the model's data, see DATA_SETTINGS)")
+    p.add_argument('--scale', type=float, default=None, help="CPSample guidance scale s >= 0 (default: the demo's for the model's data, see DATA_SETTINGS)")
     p.add_argument('--tau', type=float, default=DEMO_SETTINGS['tau'], help="App. D's offset (default: %(default)s)")
     p.add_argument('--n', type=int, required=True, help='number of samples')
     p.add_argument('--steps', type=int, default=DEMO_SETTINGS['steps'], help='DDIM steps (default: %(default)s)')
@@ -557,10 +561,14 @@ def run_sample(args) -> Path:
     "`cpsample sample`: samples from a denoiser (CPSample with --classifier, plain DDIM without), written by `save_samples`."
     if Path(args.out).suffix != '.safetensors': raise ValueError(f"--out must be a .safetensors file, got {args.out!r}")
     if args.batch_size < 1: raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    check_cpsample_args(DDIMScheduler(num_train_timesteps=1000), batch_size=args.n, num_inference_steps=args.steps,
-                        alpha=args.alpha, scale=args.scale, tau=args.tau, eta=0.0)
+    check = lambda alpha, scale: check_cpsample_args(DDIMScheduler(num_train_timesteps=1000), batch_size=args.n, num_inference_steps=args.steps,
+                                                     alpha=alpha, scale=scale, tau=args.tau, eta=0.0)
+    check(DEMO_SETTINGS['alpha'] if args.alpha is None else args.alpha, DEMO_SETTINGS['scale'] if args.scale is None else args.scale)  # before loading anything
     if args.threads: torch.set_num_threads(args.threads)
     den, clf, _ = load_models(args.model, args.classifier, args.device)
+    d = DEMO_SETTINGS | DATA_SETTINGS.get(den.manifest['data']['name'], {})  # the demo's setting for this data
+    args.alpha, args.scale = (d[k] if getattr(args, k) is None else getattr(args, k) for k in ('alpha', 'scale'))
+    check(args.alpha, args.scale)
     t0 = time.perf_counter()
     x, fired = draw_samples(den.unet, den.scheduler, clf, n=args.n, steps=args.steps, alpha=args.alpha, scale=args.scale,
                             tau=args.tau, seed=args.seed, batch_size=args.batch_size)

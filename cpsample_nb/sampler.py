@@ -9,6 +9,7 @@ import math
 import numbers
 import statistics
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
 
@@ -19,9 +20,10 @@ from diffusers.utils.torch_utils import randn_tensor
 from .theory import ddim_loop
 
 # %% auto #0
-__all__ = ['cp_targets', 'class_probs', 'log_prob_tau', 'Guidance', 'cp_guidance', 'guided_eps', 'cp_step', 'check_cpsample_args',
-           'dry_run', 'CPSampleTrace', 'cpsample', 'plot_trace', 'plain_ddim', 'RejectionResult', 'rejection_sample',
-           'CPSamplePipelineOutput', 'CPSamplePipeline', 'OverheadResult', 'rotations', 'measure_overhead']
+__all__ = ['cp_targets', 'class_probs', 'log_prob_tau', 'Guidance', 'cp_guidance', 'wants_check', 'no_weight_grads', 'guided_eps',
+           'cp_step', 'check_cpsample_args', 'dry_run', 'CPSampleTrace', 'cpsample', 'plot_trace', 'plain_ddim',
+           'RejectionResult', 'rejection_sample', 'CPSamplePipelineOutput', 'CPSamplePipeline', 'OverheadResult',
+           'rotations', 'measure_overhead']
 
 # %% ../nbs/03_sampler.ipynb #9ee27346
 def cp_targets(probs: torch.Tensor,  # (N, 2) class probabilities p(y | x_t, t)
@@ -89,18 +91,48 @@ def cp_guidance(classifier,  # callable (x_t, t) -> (N, 2) logits
                 tau: float = 1e-3,  # App. D's offset
                 with_grad: bool = True,  # False: forward only (scale 0)
                 dtype: torch.dtype | None = None,  # the classifier's input dtype (default: its weights')
+                check_first: bool = False,  # True: a forward without a graph first, then a graph only over the samples that fire
                ) -> Guidance:
-    "One classifier forward on the batch; a backward only for the samples that fire, none when none does."
-    with torch.enable_grad() if with_grad else torch.no_grad():
-        xin = x.detach().to(dtype or _model_dtype(classifier, x.dtype)).requires_grad_(with_grad)
-        logits = classifier(xin, torch.full((len(x),), int(t), device=x.device, dtype=torch.long))
+    """One classifier forward on the batch; a backward only for the samples that fire, none when none does.
+    With `check_first` the batch forward keeps no graph, and the firing samples alone get a second forward with one:
+    cheaper when few fire, dearer when most do (`wants_check`)."""
+    ts = lambda n: torch.full((n,), int(t), device=x.device, dtype=torch.long)
+    dtype = dtype or _model_dtype(classifier, x.dtype)
+    graph = with_grad and not check_first
+    with torch.enable_grad() if graph else torch.no_grad():
+        xin = x.detach().to(dtype).requires_grad_(graph)
+        logits = classifier(xin, ts(len(x)))
         _check_logits(logits, len(x))
         probs = class_probs(logits)
         target = cp_targets(probs.detach(), alpha)
         fired = target >= 0
         if not (with_grad and bool(fired.any())): return Guidance(probs.detach(), target)
-        grad = _grad_of(log_prob_tau(probs, target, tau), fired, xin)
+        if graph: return Guidance(probs.detach(), target, _grad_of(log_prob_tau(probs, target, tau), fired, xin))
+    with torch.enable_grad():
+        idx = fired.nonzero()[:, 0]
+        xs = x[idx].detach().to(dtype).requires_grad_(True)
+        sub = classifier(xs, ts(len(idx)))
+        _check_logits(sub, len(idx))
+        g = _grad_of(log_prob_tau(class_probs(sub), target[idx], tau), torch.ones(len(idx), dtype=torch.bool, device=x.device), xs)
+    grad = torch.zeros(x.shape, device=x.device)
+    grad[idx] = g
     return Guidance(probs.detach(), target, grad)
+
+def wants_check(previous: Guidance | None,  # the guidance of the step before (None at the first step)
+                alpha: float,  # the tolerance
+               ) -> bool:
+    "The cheaper `cp_guidance` mode for this step: `check_first` unless at least half the batch fired at the step before (or alpha is 0.5, where all fire)."
+    if previous is None: return alpha < 0.5
+    return previous.fired.float().mean().item() < 0.5
+
+@contextmanager
+def no_weight_grads(model):
+    "Within the block `model`'s parameters do not require grad (the guidance needs grad_x only: the graph keeps less); restored after."
+    ps = [p for p in model.parameters() if p.requires_grad] if isinstance(model, torch.nn.Module) else []
+    for p in ps: p.requires_grad_(False)
+    try: yield model
+    finally:
+        for p in ps: p.requires_grad_(True)
 
 # %% ../nbs/03_sampler.ipynb #90c4e067
 def guided_eps(eps: torch.Tensor,  # (N, C, H, W) the denoiser's prediction at x_t
@@ -261,13 +293,15 @@ def _loop(unet, ddim, x, classifier, *, alpha, scale, tau, eta, generator, cond,
     def eps_fn(x, t):
         with torch.no_grad(): eps = _eps(unet, x, t, **cond)
         if classifier is None: return eps
-        g = cp_guidance(classifier, x, t, alpha, tau, with_grad=scale > 0, dtype=cdtype)
+        g = cp_guidance(classifier, x, t, alpha, tau, with_grad=scale > 0, dtype=cdtype,
+                        check_first=wants_check(guidances[-1] if guidances else None, alpha))
         guidances.append(g)
         return guided_eps(eps, g, ddim.alphas_cumprod[int(t)].item(), scale)
     def step(eps, t, x):
         guided = guidances[-1].pushed if guidances and scale > 0 else None
         with torch.no_grad(): return cp_step(ddim, eps, t, x, guided, eta=eta, generator=generator, use_clipped_model_output=use_clipped_model_output)
-    return ddim_loop(ddim, x, eps_fn, step, progress_bar=progress_bar).clamp(-1, 1), guidances
+    with no_weight_grads(classifier): x = ddim_loop(ddim, x, eps_fn, step, progress_bar=progress_bar)
+    return x.clamp(-1, 1), guidances
 
 def cpsample(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
              scheduler,  # diffusers scheduler (DDIMScheduler; its config is used, it is not modified)
@@ -460,6 +494,10 @@ class OverheadResult:
     def overhead(self, alpha: float, clock: str = 'wall') -> dict:
         "`ratio` of CPSample at `alpha` to plain DDIM: {'median', 'min', 'max'}."
         return self.ratio(_cp_name(alpha), clock)
+
+    def fired_at(self, alpha: float) -> float:
+        "Share of (sample, step) pairs where the rule fired in CPSample's runs at `alpha`."
+        return self.fired[_cp_name(alpha)]
 
     def row(self, method: str) -> dict:
         "Seconds per image and ratio to plain DDIM (median, min, max over the rounds), CPU-time ratio, fired share."

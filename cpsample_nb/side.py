@@ -36,7 +36,7 @@ __all__ = ['CPSAMPLE_DEMO', 'SHIPPED_CLASSIFIER', 'CLEAN_T_POWER', 'FACE_BANDS',
            'side_config', 'coverage_rows', 'write_side_outputs', 'run_attack_side', 'main']
 
 # %% ../nbs/07_side.ipynb #ada8bf8d
-CPSAMPLE_DEMO = {'alpha': 0.5, 'scale': 100.0, 'tau': 1e-3}  # CPSample's setting in the demo (08_experiments' DEMO_SETTINGS)
+CPSAMPLE_DEMO = {'alpha': 0.5, 'scale': 50.0, 'tau': 1e-3}  # CPSample's setting in the faces demo (08_experiments' DEMO_SETTINGS), for the shipped faces classifier
 SHIPPED_CLASSIFIER = Path(str(files('cpsample_nb') / 'assets' / 'classifier_faces16'))  # the shipped CPSample classifier (faces)
 
 # %% ../nbs/07_side.ipynb #cdcee008
@@ -65,7 +65,7 @@ def cohesion(feats: torch.Tensor,  # (N, D) L2-normalised features
     k = len(centroids)
     cos = (feats * centroids[assign]).sum(1)
     n = torch.bincount(assign, minlength=k)
-    return torch.where(n > 0, torch.zeros(k).index_add_(0, assign, cos) / n.clamp(min=1), float('nan'))
+    return torch.where(n > 0, torch.zeros(k, device=cos.device, dtype=cos.dtype).index_add_(0, assign, cos) / n.clamp(min=1), float('nan'))
 
 # %% ../nbs/07_side.ipynb #e053205b
 @dataclass

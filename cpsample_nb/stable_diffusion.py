@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .classifier import TimeClassifier, train_classifier
 from .data import FASHION_CLASSES, load_fashion_mnist, nn_cosine, save_grid, write_json
 from .denoiser import find_checkpoint, train_denoiser_command
-from .sampler import CPSampleTrace, check_cpsample_args, cp_guidance, guided_eps
+from .sampler import CPSampleTrace, check_cpsample_args, cp_guidance, guided_eps, no_weight_grads, wants_check
 
 # %% auto #0
 __all__ = ['CLIP_BPE', 'CLASS_WORDS', 'T2I_CASES', 'T2I_PARTS', 'T2I_ASSET', 'SD_TABLE2', 'byte_symbols', 'clip_merges',
@@ -108,17 +108,18 @@ def _sd_call(self, prompt, negative_prompt=None, guidance_scale: float = 7.5, al
     self.scheduler.set_timesteps(num_inference_steps, device=dev)
     side = self.unet.config.sample_size * self.vae_scale_factor
     z = self.prepare_latents(len(pos), self.unet.config.in_channels, side, side, pos.dtype, dev, generator, latents)
-    p1, toward = [], []
-    for t in self.progress_bar(self.scheduler.timesteps):
-        eps = self._latent_eps(z, t, emb, guidance_scale)
-        if self.classifier is not None:
-            g = cp_guidance(self.classifier, z, t, alpha, tau, with_grad=scale > 0)
-            p1.append(g.probs[:, 1].cpu()); toward.append(g.target.to(torch.int8).cpu())
-            eps = guided_eps(eps, g, self.scheduler.alphas_cumprod[int(t)].item(), scale)
-        z = self.scheduler.step(eps, t, z, eta=eta, generator=generator).prev_sample
+    p1, toward, g = [], [], None
+    with no_weight_grads(self.classifier):
+        for t in self.progress_bar(self.scheduler.timesteps):
+            eps = self._latent_eps(z, t, emb, guidance_scale)
+            if self.classifier is not None:
+                g = cp_guidance(self.classifier, z, t, alpha, tau, with_grad=scale > 0, check_first=wants_check(g, alpha))
+                p1.append(g.probs[:, 1]); toward.append(g.target.to(torch.int8))  # kept on the device: no sync per step
+                eps = guided_eps(eps, g, self.scheduler.alphas_cumprod[int(t)].item(), scale)
+            z = self.scheduler.step(eps, t, z, eta=eta, generator=generator).prev_sample
     image = self.vae.decode(z / self.vae.config.scaling_factor).sample
     image = self.image_processor.postprocess(image, output_type=output_type, do_denormalize=[True] * len(image))
-    trace = CPSampleTrace(self.scheduler.timesteps.cpu(), torch.stack(p1, 1), torch.stack(toward, 1), float(alpha)) if return_trace else None
+    trace = CPSampleTrace(self.scheduler.timesteps.cpu(), torch.stack(p1, 1).cpu(), torch.stack(toward, 1).cpu(), float(alpha)) if return_trace else None
     if not return_dict: return (image, trace) if return_trace else (image,)
     out = StableDiffusionPipelineOutput(images=image, nsfw_content_detected=None)
     if return_trace: out.trace = trace

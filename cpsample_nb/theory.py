@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 from diffusers import DDIMScheduler
+from diffusers.utils.torch_utils import randn_tensor
 from diffusers.models.unets.unet_2d import UNet2DOutput
 
 from .data import nn_cosine
@@ -101,7 +102,7 @@ def ddim_sample(unet,  # unet-like callable (x_t, t) -> eps (tensor or output wi
     ddim = DDIMScheduler.from_config(scheduler.config)
     ddim.set_timesteps(num_inference_steps)
     device = device or getattr(unet, 'device', 'cpu')
-    x = torch.randn((n, *sample_shape(unet)), generator=generator).to(device) * ddim.init_noise_sigma
+    x = randn_tensor((n, *sample_shape(unet)), generator=generator, device=torch.device(device)) * ddim.init_noise_sigma  # a CPU generator gives the same noise on any device
     eps_fn = lambda xb, t: _eps_of(unet, xb, t)
     return torch.cat([ddim_loop(ddim, xb, eps_fn, eta=eta, generator=generator) for xb in x.split(batch_size)])
 

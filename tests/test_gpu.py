@@ -176,3 +176,27 @@ def check_evaluation(dev, dtype, train):
 @pytest.mark.parametrize('dtype', DTYPES.values(), ids=DTYPES)
 def test_evaluation_matches_the_cpu(faces, dtype):
     check_evaluation(CUDA, dtype, faces[0].subset.images)
+
+
+def check_helpers(dev):
+    "The helpers outside the sampler on `dev`: theory's DDIM with a generator there, SIDE's cohesion, the quality classifier's training."
+    from cpsample_nb.evaluation import train_fashion_classifier
+    from cpsample_nb.side import cohesion
+    from cpsample_nb.theory import ddim_sample
+    unet, sched, _ = tiny_models()
+    x = ddim_sample(unet.to(dev), sched, 3, 4, generator=torch.Generator(dev).manual_seed(0))
+    assert x.device.type == dev.type and torch.isfinite(x).all()
+    f = torch.nn.functional.normalize(torch.randn(10, 4, generator=torch.Generator().manual_seed(0)), dim=1)
+    assign = torch.arange(10) % 3
+    ref = cohesion(f, f[:3], assign)
+    assert torch.allclose(cohesion(f.to(dev), f[:3].to(dev), assign.to(dev)).cpu(), ref, atol=1e-6)
+    imgs = torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    labels = torch.arange(40) % 2
+    nets = [train_fashion_classifier(imgs, labels, steps=3, batch_size=8, progress=False, device=d, width=8, dropout=0.0) for d in (CPU, dev)]
+    assert next(nets[1].parameters()).device.type == dev.type
+    a, b = (n.to(CPU)(imgs) for n in nets)  # the same draws on both devices: the same weights to float32 rounding
+    assert torch.allclose(a, b, atol=1e-3), (a - b).abs().max()
+
+
+def test_helpers_on_the_device():
+    check_helpers(CUDA)

@@ -19,9 +19,9 @@ def test_quick_run_writes_results_report_and_figures_and_resumes(tmp_path):
     r = run('--model', 'faces', '--protect', 'faces', '--out', out, '--quick', '--threads', '1')
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out / 'results.json').read_text())
-    assert list(res['targets']) == ['unprotected', 'cpsample_a0.5_s100']
-    prot = res['targets']['cpsample_a0.5_s100']
-    assert prot['target'] == {'name': 'cpsample_a0.5_s100', 'protected': True, 'alpha': 0.5, 'scale': 100.0, 'tau': 0.001}
+    assert list(res['targets']) == ['unprotected', 'cpsample_a0.5_s50']
+    prot = res['targets']['cpsample_a0.5_s50']
+    assert prot['target'] == {'name': 'cpsample_a0.5_s50', 'protected': True, 'alpha': 0.5, 'scale': 50.0, 'tau': 0.001}
     assert res['command'].startswith('cpsample attack-side --model faces --protect faces')
     assert 'SSCD is not available offline' in res['features']
     for t in res['targets'].values():
@@ -33,7 +33,7 @@ def test_quick_run_writes_results_report_and_figures_and_resumes(tmp_path):
             assert 0 <= sum(s['ams'].values()) <= 1  # disjoint bands: a sample counts in at most one
             assert all(0 <= v <= 50 / 16 for v in s['ums'].values())  # UMS divides by N_G: at most |D2| / N_G
             assert s['coverage'][str(s['n_g'])] == s['distinct_high']
-    for name in ('lambda_sweep.png', 'pairs_unprotected.png', 'pairs_cpsample_a0.5_s100.png', 'clusters_unprotected.png'):
+    for name in ('lambda_sweep.png', 'pairs_unprotected.png', 'pairs_cpsample_a0.5_s50.png', 'clusters_unprotected.png'):
         assert (out / name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n', name
     assert '### every arm' in (out / 'report.md').read_text()
     assert (out / 'unprotected' / 'samples_SIDE_10.safetensors').exists()
