@@ -30,8 +30,8 @@ from .side import QUICK_SIDE, SideConfig, side_section
 from diffusers import DDIMScheduler
 
 # %% auto #0
-__all__ = ['FASHION_SOURCE', 'ASSETS', 'TRAIN_COMMANDS', 'DEMO_DATA', 'OVERHEAD', 'MIA_TS', 'QUICK_MIA', 'SWEEP_GRID',
-           'DEMO_SIDE', 'FACES_SCALE', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP', 'FASHION_ALPHA',
+__all__ = ['FASHION_SOURCE', 'ASSETS', 'TRAIN_COMMANDS', 'DEMO_DATA', 'OVERHEAD', 'QUICK_OVERHEAD', 'MIA_TS', 'QUICK_MIA',
+           'SWEEP_GRID', 'DEMO_SIDE', 'FACES_SCALE', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP', 'FASHION_ALPHA',
            'FASHION_SCALE', 'DATA_SETTINGS', 'markdown_table', 'stage_data', 'stage_data_fashion',
            'shipped_classifiers', 'load_shipped_classifier', 'classifier_manifest', 'check_same_subset',
            'parse_train_command', 'retrain_shipped', 'load_models', 'choose_models', 'save_samples', 'load_samples',
@@ -270,6 +270,7 @@ def draw_samples(unet, scheduler,
     return torch.cat([x for x, _ in xs]).cpu(), torch.cat([tr.fired for _, tr in xs])
 
 OVERHEAD = {'batch_size': 64, 'repeats': 5, 'warmup': 1}  # the demo's overhead measurement (`measure_overhead`)
+QUICK_OVERHEAD = {'batch_size': 16, 'repeats': 3, 'warmup': 1}  # `--quick`: the same measurement, smaller (a smoke run, not the numbers to quote)
 
 def stage_sample(out: Path, results: dict, unet, scheduler, classifier, *, n: int, steps: int,
                  alpha: float, scale: float, tau: float = 1e-3, seed: int = 0, batch_size: int = 500,
@@ -522,7 +523,8 @@ def run_demo(out='outputs/demo',  # output folder (created)
         d = den.manifest['data']
         sets = (stage_data(out, results, size=size, n_protected=d['n'], seed=d['subset_seed']) if data == 'faces' else
                 stage_data_fashion(out, results, d['indices'], d['subset_seed'], size)); bar.update()
-        x = stage_sample(out, results, den.unet, den.scheduler, clf, n=cfg['n_samples'], steps=cfg['steps'], seed=seed, **guard); bar.update()
+        x = stage_sample(out, results, den.unet, den.scheduler, clf, n=cfg['n_samples'], steps=cfg['steps'], seed=seed,
+                         overhead=QUICK_OVERHEAD if quick else OVERHEAD, **guard); bar.update()
         stage_evaluate(out, results, sets, *x, den.unet, den.scheduler, clf, mia_t=cfg['mia_t'], seed=seed,
                        max_nonmembers=QUICK_MIA['n'] if quick else 2000, **guard); bar.update()
         if data == 'fashion':
