@@ -28,10 +28,10 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'FEATURE_KINDS', 'QUALITY_ASSET', 'f
            'chi2_reduction_test', 'ReplicationStats', 'Chi2Test', 'plot_similarity_hist', 'top_pairs',
            'plot_most_similar_pairs', 'GaussianStats', 'frechet_distance', 'PixelPCA', 'FrechetDistance',
            'inception_features', 'FashionNet', 'train_fashion_classifier', 'class_probs_of', 'accuracy',
-           'fd_fmnist_classifier', 'classifier_confidence', 'save_quality_classifier', 'load_quality_classifier',
-           'add_train_quality_args', 'run_train_quality', 'reconstruction_loss', 'ztest_one_tailed', 'MIAResult',
-           'membership_inference', 'Table', 'mia_table', 'PermutationResult', 'permutation_test', 'Evaluation',
-           'evaluate_samples', 'SweepResult', 'sweep', 'plot_protection_quality']
+           'fmnist_features', 'fd_fmnist_classifier', 'classifier_confidence', 'save_quality_classifier',
+           'load_quality_classifier', 'add_train_quality_args', 'run_train_quality', 'reconstruction_loss',
+           'ztest_one_tailed', 'MIAResult', 'membership_inference', 'Table', 'mia_table', 'PermutationResult',
+           'permutation_test', 'Evaluation', 'evaluate_samples', 'SweepResult', 'sweep', 'plot_protection_quality']
 
 # %% ../nbs/05_evaluation.ipynb #404b0ae9
 def _jsonable(v):
@@ -490,13 +490,18 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> fl
     return (class_probs_of(model, images).argmax(1) == labels).float().mean().item()
 
 # %% ../nbs/05_evaluation.ipynb #f1a64788
+def fmnist_features(model: FashionNet,  # the quality classifier (e.g. `load_quality_classifier()[0]`)
+                   ) -> Callable:
+    "Images (N, 1, H, W) -> the classifier's penultimate features (N, feature_dim) on the CPU, in batches of 1,000: the embedding of `fd_fmnist_classifier` and of SIDE on Fashion-MNIST."
+    @torch.no_grad()
+    def fmnist_classifier_features(x): return torch.cat([model.features(b.to(model.device)).cpu() for b in x.split(1000)])
+    return fmnist_classifier_features
+
 def fd_fmnist_classifier(reference: torch.Tensor,  # (N, 1, H, W) reference images: the 10,000 Fashion-MNIST test images
                          model: FashionNet,  # the quality classifier (e.g. `load_quality_classifier()`)
                         ) -> FrechetDistance:
     "Frechet distance on the Fashion-MNIST classifier's penultimate features (an offline FID stand-in, not Inception FID)."
-    @torch.no_grad()
-    def feats(x): return torch.cat([model.features(b.to(model.device)).cpu() for b in x.split(1000)])
-    return FrechetDistance(reference, feats, 'fd_fmnist_classifier')
+    return FrechetDistance(reference, fmnist_features(model), 'fd_fmnist_classifier')
 
 def classifier_confidence(samples: torch.Tensor,  # (N, 1, H, W) images
                           model: nn.Module,  # the quality classifier

@@ -24,7 +24,7 @@ from typing import Callable
 from .data import DEFAULT_SIZE, pixel_features, heldout_threshold, load_faces, load_fashion_mnist, load_image_folder, load_nonfaces, nn_cosine, protected_subset, ProtectedSubset, save_grid, write_json
 from .classifier import add_train_classifier_args, count_parameters, load_classifier, run_train_classifier
 from .denoiser import SHIPPED, add_train_denoiser_args, load_denoiser, load_shipped_denoiser, run_train_denoiser, training_images
-from .evaluation import FrechetDistance, classifier_confidence, evaluate_samples, fd_fmnist_classifier, load_quality_classifier, mia_table, permutation_test, plot_protection_quality, sweep
+from .evaluation import FrechetDistance, classifier_confidence, evaluate_samples, fd_fmnist_classifier, fmnist_features, load_quality_classifier, mia_table, permutation_test, plot_protection_quality, sweep
 from .sampler import check_cpsample_args, cp_guidance, cpsample, guided_eps, measure_overhead, plain_ddim, rejection_sample
 from .side import QUICK_SIDE, SideConfig, side_section
 from diffusers import DDIMScheduler
@@ -36,9 +36,9 @@ __all__ = ['FASHION_SOURCE', 'ASSETS', 'TRAIN_COMMANDS', 'DEMO_DATA', 'OVERHEAD'
            'shipped_classifiers', 'load_shipped_classifier', 'classifier_manifest', 'check_same_subset',
            'parse_train_command', 'retrain_shipped', 'load_models', 'choose_models', 'save_samples', 'load_samples',
            'cpsample_eps', 'sample_in_batches', 'draw_samples', 'stage_sample', 'stage_evaluate',
-           'stage_mia_pretrained', 'stage_sweep', 'side_summary', 'classifier_features', 'stage_side', 'write_report',
-           'demo_settings', 'demo_meta', 'check_retrain', 'stage_models', 'run_demo', 'add_sample_args', 'run_sample',
-           'staged_folder', 'evaluation_sets', 'add_evaluate_args', 'run_evaluate']
+           'stage_mia_pretrained', 'stage_sweep', 'side_summary', 'stage_side', 'write_report', 'demo_settings',
+           'demo_meta', 'check_retrain', 'stage_models', 'run_demo', 'add_sample_args', 'run_sample', 'staged_folder',
+           'evaluation_sets', 'add_evaluate_args', 'run_evaluate']
 
 # %% ../nbs/08_experiments.ipynb #1e64f34d
 def markdown_table(rows: dict, header=('quantity', 'value')) -> str:
@@ -418,12 +418,6 @@ def side_summary(section: dict) -> dict:
             flat |= {f'{tag} lambda': arm['lam'], f'{tag} AMS high': arm['ams']['high'], f'{tag} UMS high': arm['ums']['high'], f'{tag} p95': arm['p95']}
     return flat | {'wall_s': section['wall_s'], 'detail': section}
 
-def classifier_features(model) -> Callable:
-    "Images -> penultimate features of the Fashion-MNIST quality classifier (`FashionNet`): SIDE's embedding for Fashion-MNIST."
-    @torch.no_grad()
-    def fmnist_classifier_features(x): return torch.cat([model.features(b.to(model.device)).cpu() for b in x.split(1000)])
-    return fmnist_classifier_features
-
 def stage_side(results: dict, unet, scheduler, classifier, train: torch.Tensor, *, alpha: float, scale: float, tau: float = 1e-3,
                quick: bool = False, seed: int = 0, device=None,
                features: Callable = pixel_features,  # SIDE's embedding for its clusters (SSCD in the paper)
@@ -534,7 +528,7 @@ def run_demo(out='outputs/demo',  # output folder (created)
             stage_sweep(out, results, sets, den.unet, den.scheduler, clf, steps=cfg['steps'], tau=cfg['tau'], seed=seed,
                         **(QUICK_SWEEP if quick else SWEEP_GRID)); bar.update()
         if cfg['side']:
-            side_kw = {} if data == 'faces' else {'features': classifier_features(sets['quality_model']), 'bands': (0.95, 0.97, sets['thresholds'][0])}
+            side_kw = {} if data == 'faces' else {'features': fmnist_features(sets['quality_model']), 'bands': (0.95, 0.97, sets['thresholds'][0])}
             stage_side(results, den.unet, den.scheduler, clf, sets['protected'].images, quick=quick, seed=seed, device=device, **guard, **side_kw); bar.update()
     results['meta']['wall_time_s'] = time.time() - t0
     write_json(out / 'results.json', results)
