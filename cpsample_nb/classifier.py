@@ -30,12 +30,13 @@ from .data import write_json
 
 # %% auto #0
 __all__ = ['GUIDANCE_NET', 'BANDS', 'TimeClassifier', 'count_parameters', 'random_labels', 'check_labels', 'check_images',
-           'MemorisationReport', 'p_true', 'memorisation_report', 'parse_bands', 'bands_met', 'checkpoint_dirs',
-           'latest_checkpoint', 'save_labels', 'load_labels', 'load_classifier', 'save_checkpoint', 'TrainConfig',
-           'TrainResult', 'draw_timesteps', 'build_classifier', 'draw_batch', 'classifier_loss', 'TrainingRun',
-           'start_run', 'train_classifier', 'item_losses', 'class_probs', 'relabel_hard_items', 'plot_memorisation',
-           'TimeWindow', 'MostConfident', 'add_train_classifier_args', 'load_training_data', 'run_train_classifier',
-           'main', 'posterior_weights', 'bayes_ce', 'ce_per_timestep', 'commitment', 'open_range']
+           'MemorisationReport', 'p_true', 'memorisation_report', 'nonmember_ce', 'parse_bands', 'bands_met',
+           'checkpoint_dirs', 'latest_checkpoint', 'save_labels', 'load_labels', 'load_classifier', 'save_checkpoint',
+           'TrainConfig', 'TrainResult', 'draw_timesteps', 'build_classifier', 'draw_batch', 'classifier_loss',
+           'uniform_loss', 'member_nonmember_loss', 'TrainingRun', 'start_run', 'train_classifier', 'item_losses',
+           'class_probs', 'relabel_hard_items', 'plot_memorisation', 'TimeWindow', 'MostConfident',
+           'add_train_classifier_args', 'load_training_data', 'run_train_classifier', 'main', 'posterior_weights',
+           'bayes_ce', 'ce_per_timestep', 'commitment', 'open_range']
 
 # %% ../nbs/02_classifier.ipynb #121955d7
 class TimeClassifier(ModelMixin, ConfigMixin):
@@ -153,6 +154,7 @@ class MemorisationReport:
     acc: list
     kappa: float
     seconds: float = float('nan')  # training wall time when the report was made
+    nonmember_ce: list | None = None  # per band, cross-entropy to p = 1/K on the non-members (ln K: none is told apart); None without
 
     def ce_in(self, lo: int, hi: int) -> float:
         "Cross-entropy of the band [lo, hi)."
@@ -166,11 +168,15 @@ class MemorisationReport:
 
     def table(self) -> dict:
         "The band table as a JSON-able dict {'lo-hi': {'ce': ..., 'acc': ...}} (for a report.json)."
-        return {f"{lo}-{hi}": {'ce': c, 'acc': a} for (lo, hi), c, a in zip(self.bands, self.ce, self.acc)}
+        nm = self.nonmember_ce or [None] * len(self.ce)
+        return {f"{lo}-{hi}": {'ce': c, 'acc': a, **({'nonmember_ce': m} if m is not None else {})}
+                for (lo, hi), c, a, m in zip(self.bands, self.ce, self.acc, nm)}
 
     def __repr__(self):
-        rows = [f"step {self.step}: kappa = {self.kappa:.4f}", "  band        CE      acc"]
-        rows += [f"  {lo:>4}-{hi:<5} {c:7.4f}  {a:6.3f}" for (lo, hi), c, a in zip(self.bands, self.ce, self.acc)]
+        nm = self.nonmember_ce
+        rows = [f"step {self.step}: kappa = {self.kappa:.4f}", "  band        CE      acc" + ("  non-member CE" if nm else "")]
+        rows += [f"  {lo:>4}-{hi:<5} {c:7.4f}  {a:6.3f}" + (f"  {nm[i]:13.4f}" if nm else "")
+                 for i, ((lo, hi), c, a) in enumerate(zip(self.bands, self.ce, self.acc))]
         return '\n'.join(rows)
 
 def _batched(model, x, t, batch_size):
@@ -220,6 +226,26 @@ def memorisation_report(model: nn.Module,  # a classifier called as model(x_t, t
     kappa = (1 - p_true(model, images, labels, 0, batch_size)).max().item()
     model.train(was_training)
     return MemorisationReport(step, [list(b) for b in bands], ces, accs, kappa)
+
+@torch.no_grad()
+def nonmember_ce(model: nn.Module,  # a classifier called as model(x_t, t)
+                 images: torch.Tensor,  # images it should not tell apart (N, C, H, W)
+                 scheduler=None, bands=BANDS, t_per_band: int = 4, seed: int = 4321, batch_size: int = 256,  # as in `memorisation_report`
+                ) -> list:
+    "Per band, the cross-entropy to the uniform distribution on `images`: ln K (0.693 for two labels) where the classifier is unsure of every one."
+    scheduler = scheduler or DDPMScheduler(num_train_timesteps=1000)
+    was_training, dev = model.training, next(model.parameters()).device
+    model.eval()
+    g, x0, out = torch.Generator().manual_seed(seed), images.to(dev), []
+    for lo, hi in bands:
+        ce = 0.0
+        for t in torch.linspace(lo, hi - 1, t_per_band).round().long().tolist():
+            tt = torch.full((len(x0),), t, dtype=torch.long, device=dev)
+            logits = _batched(model, scheduler.add_noise(x0, torch.randn(x0.shape, generator=g).to(dev), tt), tt, batch_size)
+            ce += -F.log_softmax(logits.float(), -1).mean().item() / t_per_band
+        out.append(ce)
+    model.train(was_training)
+    return out
 
 # %% ../nbs/02_classifier.ipynb #1c9c73a1
 def parse_bands(spec,  # None, a number (the band [0, 100)), {'lo-hi': v}, [(lo, hi, v), ...] or 'lo-hi:v,lo-hi:v'
@@ -359,6 +385,7 @@ class TrainConfig:
     eval_every: int = 100  # steps between memorisation reports (0: only at the end)
     t_weights: list | dict | str | None = None  # sampling weight per t band, e.g. {'0-100': 1, '100-500': 3} (None: t_power on [0, T))
     target_ce: list | dict | float | None = None  # stop once every named band is below its cross-entropy (a number: the band 0-100)
+    nonmember_weight: float = 1.0  # with non-members: weight of their loss (cross-entropy to p = 1/K) beside the members'
 
     def __post_init__(self):
         for k in ('steps', 'batch_size'):
@@ -366,6 +393,7 @@ class TrainConfig:
         for k in ('lr', 't_power', 'grad_clip'):
             if not getattr(self, k) > 0: raise ValueError(f"{k} must be positive, got {getattr(self, k)}")
         if not 0 <= self.ema_decay < 1: raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not self.nonmember_weight >= 0: raise ValueError(f"nonmember_weight must be >= 0, got {self.nonmember_weight}")
         self.t_weights, self.target_ce = parse_bands(self.t_weights, what='t_weights'), parse_bands(self.target_ce)
 
     def report_bands(self) -> list:
@@ -446,6 +474,19 @@ def classifier_loss(model, scheduler, x0: torch.Tensor, y: torch.Tensor, t: torc
     "Cross-entropy of the labels `y` given x_t = scheduler.add_noise(x0, noise, t) at timesteps `t`."
     return F.cross_entropy(model(scheduler.add_noise(x0, noise, t), t), y)
 
+def uniform_loss(model, scheduler, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    "Cross-entropy to the uniform distribution (p = 1/K for every label) given x_t: ln K at best, for the non-members."
+    return -F.log_softmax(model(scheduler.add_noise(x0, noise, t), t), dim=-1).mean()
+
+def member_nonmember_loss(model, scheduler, x0, y, t, noise,  # the members' batch, as for `classifier_loss`
+                          z0: torch.Tensor, tz: torch.Tensor, nz: torch.Tensor,  # the non-members' images, timesteps and noise
+                          weight: float = 1.0,  # weight of the non-members' `uniform_loss`
+                         ) -> torch.Tensor:
+    "`classifier_loss` on the members + `weight` x `uniform_loss` on the non-members, from one forward over both."
+    xt, zt = scheduler.add_noise(x0, noise, t), scheduler.add_noise(z0, nz, tz)
+    logits = model(torch.cat([xt, zt]), torch.cat([t, tz]))
+    return F.cross_entropy(logits[:len(x0)], y) - weight * F.log_softmax(logits[len(x0):], dim=-1).mean()
+
 # %% ../nbs/02_classifier.ipynb #a2cc73ff
 @dataclass
 class TrainingRun:
@@ -465,6 +506,7 @@ class TrainingRun:
     step: int = 0
     history: list = field(default_factory=list)
     elapsed: float = 0.0  # training seconds, over all sessions of the run
+    nonmembers: torch.Tensor | None = None  # checked non-member images on the CPU (pulled to p = 1/K), or None
 
     @property
     def raw(self) -> TimeClassifier: return self.acc.unwrap_model(self.model)
@@ -473,24 +515,30 @@ class TrainingRun:
         "Memorisation report of the EMA weights at the current step; appended to the history."
         self.ema.copy_to(self.eval_model.parameters())
         r = memorisation_report(self.eval_model, self.images, self.labels, self.scheduler, bands=self.cfg.report_bands(), step=self.step)
+        if self.nonmembers is not None: r.nonmember_ce = nonmember_ce(self.eval_model, self.nonmembers, self.scheduler, bands=self.cfg.report_bands())
         r.seconds = self.elapsed; self.history.append(asdict(r)); return r
 
     def save(self) -> Path | None:
         "Checkpoint the run (main process only) and wait for the others."
         path = None
         if self.out is not None and self.acc.is_main_process:
-            state = {'config': asdict(self.cfg), 'history': self.history, 'seconds': self.elapsed}
+            state = {'config': asdict(self.cfg), 'history': self.history, 'seconds': self.elapsed,
+                     'nonmembers': 0 if self.nonmembers is None else len(self.nonmembers)}
             path = save_checkpoint(self.out, self.step, self.raw, self.ema, self.opt, self.gen, self.labels, self.label_meta,
                                    self.scheduler, state, self.cfg.keep_checkpoints)
         self.acc.wait_for_everyone(); return path
 
-    def train_step(self, x_all: torch.Tensor, y_all: torch.Tensor) -> float:
-        "Draw a global batch, train on this process's slice of it, update the EMA; returns the loss."
+    def train_step(self, x_all: torch.Tensor, y_all: torch.Tensor, z_all: torch.Tensor | None = None) -> float:
+        "Draw a global batch (and one of non-members `z_all` if given), train on this process's slice of it, update the EMA; returns the loss."
         world, rank, dev = self.acc.num_processes, self.acc.process_index, self.acc.device
         idx, t, noise = draw_batch(len(self.images), self.images.shape[1:], self.cfg, self.scheduler.config.num_train_timesteps, self.gen)
         nb = self.cfg.batch_size // world; sl = slice(rank * nb, (rank + 1) * nb)
         i, tt = idx[sl].to(dev), t[sl].to(dev)
-        loss = classifier_loss(self.model, self.scheduler, x_all[i], y_all[i], tt, noise[sl].to(dev))
+        if z_all is None: loss = classifier_loss(self.model, self.scheduler, x_all[i], y_all[i], tt, noise[sl].to(dev))
+        else:  # as many non-members, drawn after the members' batch from the same generator
+            j, tz, nz = draw_batch(len(z_all), z_all.shape[1:], self.cfg, self.scheduler.config.num_train_timesteps, self.gen)
+            loss = member_nonmember_loss(self.model, self.scheduler, x_all[i], y_all[i], tt, noise[sl].to(dev),
+                                         z_all[j[sl].to(dev)], tz[sl].to(dev), nz[sl].to(dev), self.cfg.nonmember_weight)
         self.acc.backward(loss)
         self.acc.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.opt.step(); self.opt.zero_grad(set_to_none=True)
@@ -502,11 +550,16 @@ def start_run(images: torch.Tensor,  # protected images (N, C, H, W) in [-1, 1]
               out, cfg: TrainConfig, labels, label_seed: int, model, scheduler,  # as for `train_classifier`
               resume: bool = True,  # continue from the newest checkpoint in `out` if there is one
               device=None,  # 'cpu', 'cuda', ... (default: what accelerate picks)
+              nonmembers: torch.Tensor | None = None,  # images to pull to p = 1/K (see `train_classifier`)
              ) -> TrainingRun:
     "Build a run (network, labels, AdamW, EMA, generator) or restore it from the newest checkpoint in `out`."
     from accelerate import Accelerator
     model = build_classifier(images, model, cfg.seed, scheduler.config.num_train_timesteps)
     images = check_images(images, model.config.in_channels)
+    if nonmembers is not None:
+        nonmembers = check_images(nonmembers, model.config.in_channels)
+        if nonmembers.shape[1:] != images.shape[1:]:
+            raise ValueError(f"non-members must have the protected images' shape {tuple(images.shape[1:])}, got {tuple(nonmembers.shape[1:])}")
     ck = latest_checkpoint(out) if (out is not None and resume) else None
     labels, label_meta = _start_labels(ck, images, labels, label_seed, model.config.num_classes)
     acc = Accelerator(cpu=str(device) == 'cpu')
@@ -517,12 +570,14 @@ def start_run(images: torch.Tensor,  # protected images (N, C, H, W) in [-1, 1]
     step, history, elapsed = 0, [], 0.0
     if ck is not None:
         st = _restore(ck, model, ema, opt, gen)
+        n_non, had = 0 if nonmembers is None else len(nonmembers), st.get('nonmembers', 0)
+        if n_non != had: raise ValueError(f"the checkpoint {ck} was trained with {had} non-members, got {n_non}: pass the same ones or a new --out")
         step, history, elapsed = st['step'], st['history'], st['seconds']
     model, opt = acc.prepare(model, opt)
     ema.to(acc.device)
     with torch.random.fork_rng(): eval_model = TimeClassifier.from_config(acc.unwrap_model(model).config).to(acc.device)
     return TrainingRun(cfg, images, labels, label_meta, scheduler, Path(out) if out is not None else None, acc, model, opt, ema, gen,
-                       eval_model, step, history, elapsed)
+                       eval_model, step, history, elapsed, nonmembers)
 
 # %% ../nbs/02_classifier.ipynb #ca2f8264
 def train_classifier(images: torch.Tensor,  # protected images (N, C, H, W) in [-1, 1]
@@ -535,18 +590,20 @@ def train_classifier(images: torch.Tensor,  # protected images (N, C, H, W) in [
                      resume: bool = True,  # continue from the newest checkpoint in `out` if there is one
                      device=None,  # 'cpu', 'cuda', ... (default: what accelerate picks)
                      progress: bool = True,  # show a progress bar with the loss
+                     nonmembers: torch.Tensor | None = None,  # images the classifier must not tell apart: trained toward p = 1/K (an extension, not the paper's)
                     ) -> TrainResult:
     "Train a time-conditioned classifier to memorise random labels of `images`; checkpoint and report as it goes."
     from tqdm.auto import tqdm
     cfg = config or TrainConfig()
-    run = start_run(images, out, cfg, labels, label_seed, model, scheduler or DDPMScheduler(num_train_timesteps=1000), resume, device)
+    run = start_run(images, out, cfg, labels, label_seed, model, scheduler or DDPMScheduler(num_train_timesteps=1000), resume, device, nonmembers)
     x_all, y_all = run.images.to(run.acc.device), run.labels.to(run.acc.device)
+    z_all = None if run.nonmembers is None else run.nonmembers.to(run.acc.device)
     bar = tqdm(total=cfg.steps, initial=run.step, disable=not (progress and run.acc.is_main_process), desc='classifier')
     t0, run_loss, path, last = time.perf_counter() - run.elapsed, None, None, None
     if run.step == 0 and cfg.eval_every: run.report()  # the untrained baseline (about ln K everywhere)
     run.model.train()
     while run.step < cfg.steps:
-        loss = run.train_step(x_all, y_all); run.elapsed = time.perf_counter() - t0
+        loss = run.train_step(x_all, y_all, z_all); run.elapsed = time.perf_counter() - t0
         run_loss = loss if run_loss is None else 0.95 * run_loss + 0.05 * loss
         bar.update(1); bar.set_postfix(loss=f"{run_loss:.4f}", **({'ce<100': f"{last.ce[0]:.4f}"} if last else {}))
         done = run.step == cfg.steps
@@ -690,6 +747,11 @@ def add_train_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentPa
     p.add_argument('--t-weights', type=_band_spec, default=None,
                    help="sample t by band with these weights, e.g. '0-100:1,100-500:3' (default: t = 1000 u^t_power)")
     p.add_argument('--label-seed', type=int, default=0, help='seed of the random Bernoulli(0.5) labels (default: 0)')
+    p.add_argument('--nonmembers', default=None,
+                   help="images to train toward p = 1/2, so the rule does not fire near them (an extension of the paper): 'rest' (the images "
+                        "of --data outside the --n subset), or 'faces', 'digits', 'fashion' or a folder")
+    p.add_argument('--nonmember-limit', type=int, default=None, help='use only the first NONMEMBER_LIMIT non-members')
+    p.add_argument('--nonmember-weight', type=float, default=d.nonmember_weight, help=f'weight of the non-members\' loss (default: {d.nonmember_weight})')
     p.add_argument('--relabel-threshold', type=float, default=None, help='after training, give items with loss above this a common label (duplicates)')
     p.add_argument('--relabel-steps', type=int, default=500, help='steps to train after relabelling (default: 500)')
     p.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: what accelerate picks)")
@@ -717,12 +779,20 @@ def run_train_classifier(args) -> TrainResult:
     from accelerate import PartialState
     if getattr(args, 'threads', None): torch.set_num_threads(args.threads)
     images = load_training_data(args.data, args.size, args.limit)
-    out, sub = Path(args.out), None
+    out, sub, non, src = Path(args.out), None, None, getattr(args, 'nonmembers', None)
+    if src == 'rest' and args.n is None: raise ValueError("--nonmembers rest means the images of --data outside the --n subset: give --n")
     if args.n is not None:  # the same draw as `train-denoiser --n N --subset-seed S`, so labels line up with its subset order
         from cpsample_nb.data import protected_subset
         sub = protected_subset(images, args.n, args.subset_seed)
+        if src == 'rest':
+            keep = torch.ones(len(images), dtype=torch.bool); keep[sub.indices] = False; non = images[keep]
         images = sub.images
-        sub.save(out / 'protected_subset.json')
+    if src not in (None, 'rest'): non = load_training_data(src, args.size)
+    if non is not None and getattr(args, 'nonmember_limit', None) is not None:
+        if args.nonmember_limit < 1: raise ValueError(f"--nonmember-limit must be positive, got {args.nonmember_limit}")
+        non = non[:args.nonmember_limit]
+    if non is not None and len(non) == 0: raise ValueError(f"--nonmembers {src} gives no images")
+    if sub is not None: sub.save(out / 'protected_subset.json')
     if args.no_resume and latest_checkpoint(out) is not None:
         raise ValueError(f"{out} already holds a checkpoint; drop --no-resume to continue it or choose another --out")
     cfg = TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig())})
@@ -731,8 +801,9 @@ def run_train_classifier(args) -> TrainResult:
                  mid_block_resnets=getattr(args, 'mid_resnets', 2))
     main = PartialState().is_main_process
     n_par = count_parameters(TimeClassifier(in_channels=images.shape[1], **model))
-    if main: print(f"training a {n_par:,}-parameter classifier on {len(images)} images of shape {tuple(images.shape[1:])}")
-    kw = dict(label_seed=args.label_seed, device=args.device, progress=not args.quiet)
+    if main: print(f"training a {n_par:,}-parameter classifier on {len(images)} images of shape {tuple(images.shape[1:])}"
+                   + (f", with {len(non)} non-members ({src})" if non is not None else ""))
+    kw = dict(label_seed=args.label_seed, device=args.device, progress=not args.quiet, nonmembers=non)
     res = train_classifier(images, out, cfg, model=model, **kw)
     if args.relabel_threshold is not None:
         new, hard = relabel_hard_items(res.model, images, res.labels, threshold=args.relabel_threshold)
@@ -743,6 +814,7 @@ def run_train_classifier(args) -> TrainResult:
         print(last)
         write_json(out / 'report.json', {'parameters': count_parameters(res.model), 'data': args.data, 'size': images.shape[-1],
                                           'images': len(images), 'step': res.step,
+                                          'nonmembers': None if non is None else {'source': src, 'n': len(non), 'weight': cfg.nonmember_weight},
                                           'subset': None if sub is None else {'indices': sub.indices.tolist(), 'seed': sub.seed, 'total': sub.total},
                                           'seconds': res.seconds, 'final': res.history[-1], 'bands': last.table(), 'target_ce': cfg.target_ce,
                                           'targets_met': None if cfg.target_ce is None else bands_met(last, cfg.target_ce),

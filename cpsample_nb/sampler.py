@@ -20,10 +20,10 @@ from diffusers.utils.torch_utils import randn_tensor
 from .theory import ddim_loop
 
 # %% auto #0
-__all__ = ['cp_targets', 'class_probs', 'log_prob_tau', 'Guidance', 'cp_guidance', 'wants_check', 'no_weight_grads', 'guided_eps',
-           'cp_step', 'check_cpsample_args', 'dry_run', 'CPSampleTrace', 'cpsample', 'plot_trace', 'plain_ddim',
-           'RejectionResult', 'rejection_sample', 'CPSamplePipelineOutput', 'CPSamplePipeline', 'OverheadResult',
-           'rotations', 'measure_overhead']
+__all__ = ['SMALL_CPU_BATCH', 'cp_targets', 'class_probs', 'log_prob_tau', 'Guidance', 'small_batch_convs', 'cp_guidance',
+           'wants_check', 'no_weight_grads', 'guided_eps', 'cp_step', 'check_cpsample_args', 'dry_run', 'CPSampleTrace',
+           'cpsample', 'plot_trace', 'plain_ddim', 'RejectionResult', 'rejection_sample', 'CPSamplePipelineOutput',
+           'CPSamplePipeline', 'OverheadResult', 'rotations', 'measure_overhead']
 
 # %% ../nbs/03_sampler.ipynb #9ee27346
 def cp_targets(probs: torch.Tensor,  # (N, 2) class probabilities p(y | x_t, t)
@@ -84,6 +84,19 @@ def _grad_of(lp: torch.Tensor, fired: torch.Tensor, x: torch.Tensor) -> torch.Te
     g = g.float()
     return torch.where(torch.isfinite(g), g, 0.0)
 
+SMALL_CPU_BATCH = 8  # at most this many firing samples on the CPU: their graph runs on PyTorch's own convolutions
+
+@contextmanager
+def small_batch_convs(n: int, device) -> bool:
+    """Within the block, convolutions of a batch of `n` <= `SMALL_CPU_BATCH` on the CPU skip oneDNN.
+    oneDNN's fixed cost per call (about 70 us a convolution, forward or backward, measured in 03) dominates a few samples'
+    work; PyTorch's native kernels then run the firing samples' forward and backward in half the time."""
+    small = torch.device(device).type == 'cpu' and n <= SMALL_CPU_BATCH and torch.backends.mkldnn.is_available()
+    if not (small and torch.backends.mkldnn.enabled): yield False; return
+    torch.backends.mkldnn.set_flags(_enabled=False, _fp32_precision=None)  # the other oneDNN settings stay as they are
+    try: yield True
+    finally: torch.backends.mkldnn.set_flags(_enabled=True, _fp32_precision=None)
+
 def cp_guidance(classifier,  # callable (x_t, t) -> (N, 2) logits
                 x: torch.Tensor,  # (N, C, H, W) current samples x_t
                 t,  # the scheduler's timestep (DDPM scale)
@@ -108,8 +121,8 @@ def cp_guidance(classifier,  # callable (x_t, t) -> (N, 2) logits
         fired = target >= 0
         if not (with_grad and bool(fired.any())): return Guidance(probs.detach(), target)
         if graph: return Guidance(probs.detach(), target, _grad_of(log_prob_tau(probs, target, tau), fired, xin))
-    with torch.enable_grad():
-        idx = fired.nonzero()[:, 0]
+    idx = fired.nonzero()[:, 0]
+    with torch.enable_grad(), small_batch_convs(len(idx), x.device):
         xs = x[idx].detach().to(dtype).requires_grad_(True)
         sub = classifier(xs, ts(len(idx)))
         _check_logits(sub, len(idx))

@@ -32,7 +32,7 @@ __all__ = ['CLIP_BPE', 'CLASS_WORDS', 'T2I_CASES', 'T2I_PARTS', 'T2I_ASSET', 'SD
            'captioned_fashion', 'T2IConfig', 'tokenize', 'vae_loss', 'set_scaling_factor', 't2i_loss',
            'save_t2i_checkpoint', 'load_t2i_parts', 'copy_probe', 'train_t2i', 'export_t2i', 'load_t2i',
            'add_train_t2i_args', 'run_train_t2i', 'add_sample_text_args', 'run_sample_text', 'protected_images',
-           'CopyShare', 'sample_caption', 'copy_share', 'fisher_less', 'case_study', 'plot_cases',
+           'nonmember_images', 'CopyShare', 'sample_caption', 'copy_share', 'fisher_less', 'case_study', 'plot_cases',
            'add_train_latent_classifier_args', 't2i_protected_images', 'run_train_latent_classifier',
            'shipped_t2i_folder']
 
@@ -177,11 +177,14 @@ def train_latent_classifier(vae: AutoencoderKL,  # the pipeline's VAE
                             scheduler,  # the pipeline's noise schedule
                             out=None,  # checkpoint folder (see `train_classifier`)
                             model: dict | None = None,  # TimeClassifier settings (sample_size and in_channels come from the latents)
+                            nonmembers: torch.Tensor | None = None,  # images (N', C, H, W) in [-1, 1] whose latents are trained toward p = 1/2
                             **kw,  # passed to `train_classifier` (config, label_seed, resume, progress, ...)
                            ):
     "Train CPSample's random-label classifier on the VAE latents of `images`; returns `train_classifier`'s result."
     z = encode_latents(vae, images)
-    return train_classifier(z, out, model={'sample_size': z.shape[-1], 'in_channels': z.shape[1], **(model or {})}, scheduler=scheduler, **kw)
+    zn = None if nonmembers is None else encode_latents(vae, nonmembers)
+    return train_classifier(z, out, model={'sample_size': z.shape[-1], 'in_channels': z.shape[1], **(model or {})}, scheduler=scheduler,
+                            nonmembers=zn, **kw)
 
 # %% ../nbs/06_stable_diffusion.ipynb #ed04f996
 CLASS_WORDS = ('a t-shirt', 'a pair of trousers', 'a pullover', 'a dress', 'a coat', 'a sandal', 'a shirt', 'a sneaker', 'a bag', 'an ankle boot')  # caption words for FASHION_CLASSES
@@ -546,12 +549,26 @@ def protected_images(data: CaptionedSet,
                      seed: int = 0) -> torch.Tensor:
     "The cases' training images followed by `extra` seeded ordinary training images of the same classes."
     first = [data.case_image(c) for c in data.cases]
+    order = _ordinary_of_case_classes(data, seed)
+    if extra > len(order): raise ValueError(f"extra={extra}, but only {len(order)} ordinary images share the cases' classes")
+    return torch.cat([torch.stack(first), data.images[order[:extra].sort().values]])
+
+def _ordinary_of_case_classes(data: CaptionedSet, seed: int) -> torch.Tensor:
+    "Indices of the ordinary (non-case) training images of the cases' classes, in a seeded random order."
     case_caps = {c.original for c in data.cases}
     ordinary = torch.tensor([c not in case_caps for c in data.captions])
     same = (ordinary & torch.isin(data.labels, torch.tensor([c.label for c in data.cases]))).nonzero().flatten()
-    if extra > len(same): raise ValueError(f"extra={extra}, but only {len(same)} ordinary images share the cases' classes")
-    pick = same[torch.randperm(len(same), generator=torch.Generator().manual_seed(seed))[:extra]].sort().values
-    return torch.cat([torch.stack(first), data.images[pick]])
+    return same[torch.randperm(len(same), generator=torch.Generator().manual_seed(seed))]
+
+def nonmember_images(data: CaptionedSet,
+                     n: int,  # how many
+                     extra: int = 46,  # the `protected_images(data, extra, seed)` they must not overlap
+                     seed: int = 0) -> torch.Tensor:
+    "`n` ordinary training images of the cases' classes outside `protected_images(data, extra, seed)`: non-members for `train_classifier`."
+    order = _ordinary_of_case_classes(data, seed)
+    if n < 1 or extra + n > len(order):
+        raise ValueError(f"n={n} non-members and extra={extra}: need 1 <= n <= {len(order) - extra} ({len(order)} ordinary images share the cases' classes)")
+    return data.images[order[extra:extra + n].sort().values]
 
 @dataclass
 class CopyShare:
@@ -639,6 +656,10 @@ def add_train_latent_classifier_args(p: argparse.ArgumentParser) -> argparse.Arg
     p.add_argument('--model', required=True, help='the text-to-image pipeline folder whose VAE encodes the images')
     p.add_argument('--images', default=None, help="a folder of PNG/JPEG images to protect (default: a train-t2i model's cases and --extra images of their classes)")
     p.add_argument('--extra', type=int, default=46, help='without --images: further training images of the cases\' classes')
+    p.add_argument('--nonmembers', default=None,
+                   help="images to train toward p = 1/2 so the rule leaves them alone (an extension): a folder of images, or, for a "
+                        "train-t2i model, a number N of its ordinary training images of the cases' classes outside the protected set")
+    p.add_argument('--nonmember-weight', type=float, default=1.0, help="weight of the non-members' loss (default: 1)")
     p.add_argument('--size', type=int, default=None, help="resize --images to this (default: the VAE's sample size)")
     p.add_argument('--out', required=True, help='classifier output folder (checkpoints; what sample-text --protect takes)')
     p.add_argument('--steps', type=int, default=3000); p.add_argument('--batch-size', type=int, default=50)
@@ -647,13 +668,20 @@ def add_train_latent_classifier_args(p: argparse.ArgumentParser) -> argparse.Arg
     p.add_argument('--device', default='cpu'); p.add_argument('--threads', type=int, default=None); p.add_argument('--quiet', action='store_true')
     return p
 
-def t2i_protected_images(folder, extra: int = 46, seed: int = 0) -> torch.Tensor:
-    "The protected set of a `train-t2i` model (its cases, then `extra` images of their classes), rebuilt from its manifest."
+def _t2i_data(folder) -> CaptionedSet:
+    "A `train-t2i` model's captioned training set, rebuilt from its manifest."
     mf = Path(folder) / 'manifest.json'
     if not mf.exists(): raise FileNotFoundError(f"{folder} holds no manifest.json from train-t2i: pass --images")
     m = json.loads(mf.read_text()); d = m['data']
     cases = tuple(MemorisedCase(c['name'], c['label'], c['rank'], c['original'], c['modified']) for c in m['cases'])
-    return protected_images(captioned_fashion(*load_fashion_mnist('train', d['size']), n=d['n'], cases=cases, copies=d['copies'], seed=d['seed']), extra, seed)
+    return captioned_fashion(*load_fashion_mnist('train', d['size']), n=d['n'], cases=cases, copies=d['copies'], seed=d['seed'])
+
+def t2i_protected_images(folder, extra: int = 46, seed: int = 0, nonmembers: int = 0):
+    """The protected set of a `train-t2i` model (its cases, then `extra` images of their classes), rebuilt from its manifest;
+    with `nonmembers` > 0, the pair (protected, `nonmember_images(data, nonmembers, extra, seed)`)."""
+    data = _t2i_data(folder)
+    prot = protected_images(data, extra, seed)
+    return (prot, nonmember_images(data, nonmembers, extra, seed)) if nonmembers else prot
 
 def run_train_latent_classifier(args) -> dict:
     "Run `cpsample train-latent-classifier`: encode the protected images with the model's VAE and train the classifier on them."
@@ -664,12 +692,21 @@ def run_train_latent_classifier(args) -> dict:
     vc = pipe.vae.config
     images = (load_image_folder(args.images, args.size or vc.sample_size, vc.in_channels) if args.images
               else t2i_protected_images(args.model, args.extra, args.seed))
-    cfg = ClassifierConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=0, checkpoint_every=0)
+    nm, non = getattr(args, 'nonmembers', None), None
+    if nm is not None and Path(nm).is_dir(): non = load_image_folder(nm, images.shape[-1], vc.in_channels)
+    elif nm is not None:
+        if args.images or not str(nm).isdigit():
+            raise ValueError(f"--nonmembers must be a folder of images{'' if args.images else ' or a number of the model' + chr(39) + 's training images'}; got {nm!r}")
+        non = t2i_protected_images(args.model, args.extra, args.seed, int(nm))[1]
+    cfg = ClassifierConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=0, checkpoint_every=0,
+                           nonmember_weight=getattr(args, 'nonmember_weight', 1.0))
     res = train_latent_classifier(pipe.vae, images, pipe.scheduler, args.out, config=cfg, label_seed=args.label_seed,
-                                  progress=not args.quiet, device=args.device)
+                                  progress=not args.quiet, device=args.device, nonmembers=non)
     write_json(Path(args.out) / 'protected.json', {'model': str(args.model), 'images': args.images or 'train-t2i cases + extra',
-               'n': len(images), 'extra': None if args.images else args.extra, 'steps': res.step, 'seconds': res.seconds})
-    return {'out': str(args.out), 'n_images': len(images), 'step': res.step}
+               'n': len(images), 'extra': None if args.images else args.extra, 'steps': res.step, 'seconds': res.seconds,
+               'nonmembers': None if non is None else {'source': str(nm), 'n': len(non), 'weight': cfg.nonmember_weight},
+               'final': res.history[-1] if res.history else None})
+    return {'out': str(args.out), 'n_images': len(images), 'step': res.step, 'n_nonmembers': 0 if non is None else len(non)}
 
 # %% ../nbs/06_stable_diffusion.ipynb #dc68287e
 T2I_ASSET = 't2i_fashion16'  # folder under cpsample_nb/assets/ for the shipped mini text-to-image model
