@@ -685,7 +685,15 @@ def plot_memorisation(history: list,  # `TrainResult.history` (or a checkpoint's
     return fig
 
 # %% ../nbs/02_classifier.ipynb #2dcdf45f
-class TimeWindow(nn.Module):
+class _Wrapper(nn.Module):
+    "A module around classifiers, with the `device` and `dtype` of their weights as diffusers models have them (a pipeline asks its components)."
+    @property
+    def device(self) -> torch.device: return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype: return next(self.parameters()).dtype
+
+class TimeWindow(_Wrapper):
     "A classifier that speaks only for t in [t_min, t_max]: elsewhere zero logits (p = 1/2), so CPSample's rule cannot fire there."
     def __init__(self, classifier: nn.Module, t_min: int = 0, t_max: int = 999):
         super().__init__()
@@ -699,7 +707,7 @@ class TimeWindow(nn.Module):
         logits = self.classifier(x, t)
         return torch.where(inside[:, None], logits, torch.zeros_like(logits))
 
-class MostConfident(nn.Module):
+class MostConfident(_Wrapper):
     "Random-label classifiers with independent labels as one: each sample gets the logits of the member most confident about it."
     def __init__(self, classifiers):
         super().__init__()
