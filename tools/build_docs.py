@@ -95,6 +95,7 @@ def write_sources(src_dir: Path, mode: str, cache: Path):
     (src_dir / 'conf.py').write_text(CONF.format(mode=mode, cache=cache.as_posix()))
     (src_dir / '_static').mkdir()
     (src_dir / '_static' / 'wrap.css').write_text(WRAP_CSS)
+    if (ROOT / 'nbs' / 'images').is_dir(): shutil.copytree(ROOT / 'nbs' / 'images', src_dir / 'images')  # figures the notebooks' markdown shows
     nbs = sorted(p for p in (ROOT / 'nbs').glob('*.ipynb') if p.stem != 'index')
     process_notebook(ROOT / 'nbs' / 'index.ipynb', src_dir / 'index.ipynb')
     for nb in nbs: process_notebook(nb, src_dir / nb.name)
