@@ -227,6 +227,10 @@ def memorisation_report(model: nn.Module,  # a classifier called as model(x_t, t
     model.train(was_training)
     return MemorisationReport(step, [list(b) for b in bands], ces, accs, kappa)
 
+def _uniform_ce(logits: torch.Tensor) -> torch.Tensor:
+    "Mean cross-entropy of `logits` (N, K) to the uniform distribution: ln K at best."
+    return -F.log_softmax(logits, dim=-1).mean()
+
 @torch.no_grad()
 def nonmember_ce(model: nn.Module,  # a classifier called as model(x_t, t)
                  images: torch.Tensor,  # images it should not tell apart (N, C, H, W)
@@ -242,7 +246,7 @@ def nonmember_ce(model: nn.Module,  # a classifier called as model(x_t, t)
         for t in torch.linspace(lo, hi - 1, t_per_band).round().long().tolist():
             tt = torch.full((len(x0),), t, dtype=torch.long, device=dev)
             logits = _batched(model, scheduler.add_noise(x0, torch.randn(x0.shape, generator=g).to(dev), tt), tt, batch_size)
-            ce += -F.log_softmax(logits.float(), -1).mean().item() / t_per_band
+            ce += _uniform_ce(logits.float()).item() / t_per_band
         out.append(ce)
     model.train(was_training)
     return out
@@ -476,7 +480,7 @@ def classifier_loss(model, scheduler, x0: torch.Tensor, y: torch.Tensor, t: torc
 
 def uniform_loss(model, scheduler, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     "Cross-entropy to the uniform distribution (p = 1/K for every label) given x_t: ln K at best, for the non-members."
-    return -F.log_softmax(model(scheduler.add_noise(x0, noise, t), t), dim=-1).mean()
+    return _uniform_ce(model(scheduler.add_noise(x0, noise, t), t))
 
 def member_nonmember_loss(model, scheduler, x0, y, t, noise,  # the members' batch, as for `classifier_loss`
                           z0: torch.Tensor, tz: torch.Tensor, nz: torch.Tensor,  # the non-members' images, timesteps and noise
@@ -485,7 +489,7 @@ def member_nonmember_loss(model, scheduler, x0, y, t, noise,  # the members' bat
     "`classifier_loss` on the members + `weight` x `uniform_loss` on the non-members, from one forward over both."
     xt, zt = scheduler.add_noise(x0, noise, t), scheduler.add_noise(z0, nz, tz)
     logits = model(torch.cat([xt, zt]), torch.cat([t, tz]))
-    return F.cross_entropy(logits[:len(x0)], y) - weight * F.log_softmax(logits[len(x0):], dim=-1).mean()
+    return F.cross_entropy(logits[:len(x0)], y) + weight * _uniform_ce(logits[len(x0):])
 
 # %% ../nbs/02_classifier.ipynb #a2cc73ff
 @dataclass

@@ -676,12 +676,9 @@ def _t2i_data(folder) -> CaptionedSet:
     cases = tuple(MemorisedCase(c['name'], c['label'], c['rank'], c['original'], c['modified']) for c in m['cases'])
     return captioned_fashion(*load_fashion_mnist('train', d['size']), n=d['n'], cases=cases, copies=d['copies'], seed=d['seed'])
 
-def t2i_protected_images(folder, extra: int = 46, seed: int = 0, nonmembers: int = 0):
-    """The protected set of a `train-t2i` model (its cases, then `extra` images of their classes), rebuilt from its manifest;
-    with `nonmembers` > 0, the pair (protected, `nonmember_images(data, nonmembers, extra, seed)`)."""
-    data = _t2i_data(folder)
-    prot = protected_images(data, extra, seed)
-    return (prot, nonmember_images(data, nonmembers, extra, seed)) if nonmembers else prot
+def t2i_protected_images(folder, extra: int = 46, seed: int = 0) -> torch.Tensor:
+    "The protected set of a `train-t2i` model (its cases, then `extra` images of their classes), rebuilt from its manifest."
+    return protected_images(_t2i_data(folder), extra, seed)
 
 def run_train_latent_classifier(args) -> dict:
     "Run `cpsample train-latent-classifier`: encode the protected images with the model's VAE and train the classifier on them."
@@ -690,14 +687,16 @@ def run_train_latent_classifier(args) -> dict:
     if args.threads: torch.set_num_threads(args.threads)
     pipe = load_t2i(args.model, device=args.device)
     vc = pipe.vae.config
-    images = (load_image_folder(args.images, args.size or vc.sample_size, vc.in_channels) if args.images
-              else t2i_protected_images(args.model, args.extra, args.seed))
     nm, non = getattr(args, 'nonmembers', None), None
-    if nm is not None and Path(nm).is_dir(): non = load_image_folder(nm, images.shape[-1], vc.in_channels)
-    elif nm is not None:
-        if args.images or not str(nm).isdigit():
-            raise ValueError(f"--nonmembers must be a folder of images{'' if args.images else ' or a number of the model' + chr(39) + 's training images'}; got {nm!r}")
-        non = t2i_protected_images(args.model, args.extra, args.seed, int(nm))[1]
+    count = nm is not None and not Path(nm).is_dir()  # a number of the model's own training images
+    if count and (args.images or not str(nm).isdigit()):
+        raise ValueError(f"--nonmembers must be a folder of images{'' if args.images else ' or a number of the model' + chr(39) + 's training images'}; got {nm!r}")
+    if args.images: images = load_image_folder(args.images, args.size or vc.sample_size, vc.in_channels)
+    else:  # the training set is rebuilt once, for the protected images and the non-members alike
+        data = _t2i_data(args.model)
+        images = protected_images(data, args.extra, args.seed)
+        if count: non = nonmember_images(data, int(nm), args.extra, args.seed)
+    if nm is not None and not count: non = load_image_folder(nm, images.shape[-1], vc.in_channels)
     cfg = ClassifierConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=0, checkpoint_every=0,
                            nonmember_weight=getattr(args, 'nonmember_weight', 1.0))
     res = train_latent_classifier(pipe.vae, images, pipe.scheduler, args.out, config=cfg, label_seed=args.label_seed,
