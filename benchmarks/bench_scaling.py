@@ -2,7 +2,7 @@
 
     python benchmarks/bench_scaling.py [--device cpu|cuda] [--compile] [--half] [--steps 20] [--repeats 7]
         [--threads 1] [--batches 1 8 64 256] [--sizes 16 32] [--classifier-channels 8 16] [--stem-stride 2]
-        [--scale 1.0] [--out FILE.json]
+        [--scale 1.0] [--default-malloc] [--out FILE.json]
 
 At every resolution and batch size, `cpsample_nb.sampler.measure_overhead` times plain DDIM and CPSample at
 alpha 0.5 (the rule fires at every step: a classifier backward at every step, the worst case) and at alpha 0.001
@@ -38,7 +38,7 @@ from diffusers.utils import logging as diffusers_logging
 
 from cpsample_nb.classifier import TimeClassifier
 from cpsample_nb.denoiser import make_unet
-from cpsample_nb.sampler import measure_overhead
+from cpsample_nb.sampler import measure_overhead, steady_malloc
 
 ALPHAS = (0.5, 0.001)
 
@@ -56,6 +56,7 @@ def parse_args(argv=None):
     ap.add_argument('--classifier-channels', type=int, nargs='+', default=[8, 16], help='TimeClassifier block widths')
     ap.add_argument('--stem-stride', type=int, default=2, help="stride of the classifier's input convolution")
     ap.add_argument('--scale', type=float, default=1.0, help='CPSample guidance scale s')
+    ap.add_argument('--default-malloc', action='store_true', help="keep glibc's adaptive allocator thresholds (no steady_malloc)")
     ap.add_argument('--out', type=Path, help='write the measurements as JSON here')
     args = ap.parse_args(argv)
     if args.device == 'cuda' and not torch.cuda.is_available(): ap.error('--device cuda: torch sees no CUDA device here')
@@ -108,13 +109,14 @@ def table_row(r: dict) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
+    malloc = 'default (--default-malloc)' if args.default_malloc else steady_malloc()  # as the cpsample command does
     torch.set_num_threads(args.threads)
     diffusers_logging.set_verbosity_error()  # silence the note that `.to(dtype)` is not `from_pretrained(torch_dtype=...)`
     device, dtype = torch.device(args.device), torch.float16 if args.half else torch.float32
     sched = DDPMScheduler(num_train_timesteps=1000)
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU, {args.threads} thread(s)'
     print(f'torch {torch.__version__} on {name}; {dtype}, compile={args.compile}; {args.steps} DDIM steps, {args.repeats} rounds, '
-          f'scale {args.scale}; classifier widths {tuple(args.classifier_channels)}, stem stride {args.stem_stride} (random weights)')
+          f'scale {args.scale}; allocator thresholds {malloc}; classifier widths {tuple(args.classifier_channels)}, stem stride {args.stem_stride} (random weights)')
     models = {size: build_models(size, args, device, dtype) for size in args.sizes}
     for size, (_, _, params) in models.items():
         print(f'{size}x{size}: unet {params[0]:,} parameters, classifier {params[1]:,} parameters ({params[1] / params[0]:.1%})')
@@ -128,7 +130,7 @@ def main(argv=None):
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         meta = {'args': {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, 'torch': torch.__version__,
-                'device_name': name, 'dtype': str(dtype), 'alphas': ALPHAS}
+                'device_name': name, 'dtype': str(dtype), 'alphas': ALPHAS, 'malloc': malloc}
         args.out.write_text(json.dumps(meta | {'rows': rows}, indent=2))
         print(f'wrote {args.out}')
 

@@ -1,14 +1,15 @@
 """CPSample's overhead over plain DDIM on the models that ship with the package (prints a table; asserts nothing).
 
     python benchmarks/bench_shipped_overhead.py [--pairs faces fashion] [--batch 64] [--steps 50] [--repeats 9]
-        [--alphas 0.5 0.01 0.001] [--threads 2] [--device cpu] [--out FILE.json]
+        [--alphas 0.5 0.01 0.001] [--threads 2] [--device cpu] [--default-malloc] [--out FILE.json]
 
 For each shipped denoiser/classifier pair, `cpsample_nb.sampler.measure_overhead` times plain DDIM and CPSample at
 each alpha from the same initial noise (one untimed warm-up run of each method, then `--repeats` interleaved rounds
 in rotating order) at the guidance scale the demo uses for that data (`experiments.DATA_SETTINGS`). Reported per
 method: the wall-time ratio to plain DDIM within each round, median [min-max] over the rounds, the CPU-time ratio,
 and the share of (sample, step) pairs where the rule fired. Issue 13's goals: <= 1.10 at alpha 0.5 and <= 1.03 at
-alpha 0.001. On a shared machine wall time swings with other processes' load: run it on a quiet one.
+alpha 0.001. On a shared machine wall time swings with other processes' load: run it on a quiet one. As the `cpsample`
+command does, it fixes glibc's allocator thresholds first (`sampler.steady_malloc`); `--default-malloc` leaves them.
 """
 import argparse
 import json
@@ -19,7 +20,7 @@ import torch
 from cpsample_nb.denoiser import load_shipped_denoiser
 from cpsample_nb.experiments import DATA_SETTINGS, DEMO_SETTINGS, load_shipped_classifier
 from cpsample_nb.classifier import count_parameters
-from cpsample_nb.sampler import measure_overhead
+from cpsample_nb.sampler import measure_overhead, steady_malloc
 
 
 def main(argv=None):
@@ -31,10 +32,13 @@ def main(argv=None):
     ap.add_argument('--alphas', type=float, nargs='+', default=[0.5, 0.01, 0.001])
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--device', default='cpu')
+    ap.add_argument('--default-malloc', action='store_true', help="keep glibc's adaptive allocator thresholds (no steady_malloc)")
     ap.add_argument('--out', type=Path, default=None)
     a = ap.parse_args(argv)
+    malloc = 'default (--default-malloc)' if a.default_malloc else steady_malloc()
+    print(f'allocator thresholds: {malloc}')
     torch.set_num_threads(a.threads)
-    out = {'settings': vars(a) | {'out': str(a.out)}, 'pairs': {}}
+    out = {'settings': vars(a) | {'out': str(a.out), 'malloc': malloc}, 'pairs': {}}
     for name in a.pairs:
         den = load_shipped_denoiser(name, a.device)
         clf = load_shipped_classifier(name, a.device)[0]

@@ -20,10 +20,11 @@ from diffusers.utils.torch_utils import randn_tensor
 from .theory import ddim_loop
 
 # %% auto #0
-__all__ = ['SMALL_CPU_BATCH', 'cp_targets', 'class_probs', 'log_prob_tau', 'Guidance', 'small_batch_convs', 'cp_guidance',
-           'wants_check', 'no_weight_grads', 'guided_eps', 'cp_step', 'check_cpsample_args', 'dry_run', 'CPSampleTrace',
-           'cpsample', 'plot_trace', 'plain_ddim', 'RejectionResult', 'rejection_sample', 'CPSamplePipelineOutput',
-           'CPSamplePipeline', 'OverheadResult', 'rotations', 'measure_overhead']
+__all__ = ['SMALL_CPU_BATCH', 'MALLOC_VARS', 'STEADY_MALLOC', 'cp_targets', 'class_probs', 'log_prob_tau', 'Guidance',
+           'small_batch_convs', 'cp_guidance', 'wants_check', 'no_weight_grads', 'guided_eps', 'cp_step',
+           'check_cpsample_args', 'dry_run', 'CPSampleTrace', 'cpsample', 'plot_trace', 'plain_ddim', 'RejectionResult',
+           'rejection_sample', 'CPSamplePipelineOutput', 'CPSamplePipeline', 'OverheadResult', 'rotations',
+           'measure_overhead', 'steady_malloc']
 
 # %% ../nbs/03_sampler.ipynb #9ee27346
 def cp_targets(probs: torch.Tensor,  # (N, 2) class probabilities p(y | x_t, t)
@@ -591,3 +592,21 @@ def measure_overhead(unet,  # denoiser, as for `cpsample`
     for _ in range(warmup):
         for f in runs.values(): f()
     return OverheadResult(batch_size, num_inference_steps, str(device), *_interleaved(runs, repeats, device, batch_size))
+
+# %% ../nbs/03_sampler.ipynb #0b801b04
+MALLOC_VARS = ('MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'MALLOC_TOP_PAD_')  # glibc's environment names of the thresholds
+STEADY_MALLOC = {-3: 32 << 20, -1: 2**31 - 1, -2: 256 << 20}  # mallopt's M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_TOP_PAD: the values set
+
+def steady_malloc() -> str:
+    """Fix glibc malloc's mmap threshold, trim threshold and top pad (`STEADY_MALLOC`) for the rest of the process.
+    Returns what it did: 'set', or why it left the allocator alone ('not glibc', 'environment', 'CPSAMPLE_MALLOC=default')."""
+    import ctypes, os, platform
+    if os.environ.get('CPSAMPLE_MALLOC', '') == 'default': return 'CPSAMPLE_MALLOC=default'
+    if any(v in os.environ for v in MALLOC_VARS): return 'environment'
+    if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc': return 'not glibc'
+    mallopt = ctypes.CDLL(None).mallopt
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    for param, value in STEADY_MALLOC.items():
+        if mallopt(param, value) != 1: raise OSError(f"mallopt({param}, {value}) failed")
+    return 'set'
+
