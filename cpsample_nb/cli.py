@@ -72,18 +72,23 @@ COMMANDS = {
 }
 
 # %% ../nbs/09_cli.ipynb #c13fae14
-def build_parser() -> argparse.ArgumentParser:
-    "The `cpsample` argument parser with one sub-command per entry of `COMMANDS`."
+def build_parser(only: str | None = None,  # None: every sub-command's options; a name: that one's only ('' for none)
+                ) -> argparse.ArgumentParser:
+    """The `cpsample` argument parser with one sub-command per entry of `COMMANDS`.
+    Adding a sub-command's options imports its module (torch, diffusers: seconds); `only` skips that for the others."""
     parser = argparse.ArgumentParser(prog='cpsample', description='Classifier-protected sampling for diffusion models.')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name, (help_, add, run) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
-        add(p); p.set_defaults(_run=run)
+        if only is None or only == name: add(p)
+        p.set_defaults(_run=run)
     return parser
 
 def main(argv=None) -> int:
     "Entry point of the `cpsample` console script."
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    named = next((a for a in argv if not a.startswith('-')), '')  # the top-level parser has no option that takes a value
+    parser = build_parser(only=named if named in COMMANDS else '')  # `cpsample --help` imports no sub-command's module
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(); return 2
