@@ -93,8 +93,9 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help(); return 2
     from cpsample_nb.sampler import steady_malloc
-    steady_malloc()  # glibc: fixed allocator thresholds, 14-23% faster sampling on a CPU (`03_sampler`); CPSAMPLE_MALLOC=default opts out
-    try: args._run(args)
+    try:
+        steady_malloc()  # glibc: fixed allocator thresholds, 14-23% faster sampling on a CPU (`03_sampler`); CPSAMPLE_MALLOC=default opts out
+        args._run(args)
     except (ValueError, OSError) as e:  # FileNotFoundError, NotADirectoryError, FileExistsError are OSErrors
         print(f"cpsample {args.command}: error: {e}", file=sys.stderr); return 1
     return 0

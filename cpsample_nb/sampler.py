@@ -601,7 +601,10 @@ def steady_malloc() -> str:
     """Fix glibc malloc's mmap threshold, trim threshold and top pad (`STEADY_MALLOC`) for the rest of the process.
     Returns what it did: 'set', or why it left the allocator alone ('not glibc', 'environment', 'CPSAMPLE_MALLOC=default')."""
     import ctypes, os, platform
-    if os.environ.get('CPSAMPLE_MALLOC', '') == 'default': return 'CPSAMPLE_MALLOC=default'
+    choice = os.environ.get('CPSAMPLE_MALLOC', '')
+    if choice not in ('', 'steady', 'default'):
+        raise ValueError(f"CPSAMPLE_MALLOC must be 'steady' (the default) or 'default' (glibc's own thresholds), got {choice!r}")
+    if choice == 'default': return 'CPSAMPLE_MALLOC=default'
     if any(v in os.environ for v in MALLOC_VARS): return 'environment'
     if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc': return 'not glibc'
     mallopt = ctypes.CDLL(None).mallopt
