@@ -1,6 +1,7 @@
 """What the random-label classifier costs next to the denoiser, per network size (prints a table; asserts nothing).
 
     python benchmarks/bench_classifier.py [--batch 64] [--repeats 15] [--threads 1] [--runs NAME=DIR ...] [--json FILE]
+        [--default-malloc]
 
 Cost of one guidance call, as `cpsample_nb.sampler.cp_guidance` makes it when every sample fires: a classifier
 forward on the batch plus the backward to its input, against one forward of the denoiser the sampler runs
@@ -8,7 +9,8 @@ forward on the batch plus the backward to its input, against one forward of the 
 speed does not depend on them). After `--warmup` untimed rounds, every network is timed once per round in
 rotating order, `--repeats` rounds; the cost share is the median over rounds of (classifier time / denoiser
 time in the same round), with the min-max spread. FLOPs (torch's FlopCounterMode) are printed too: on a
-shared machine they are the load-independent measure. Issue 13's goal: a share <= 8%.
+shared machine they are the load-independent measure. Issue 13's goal: a share <= 8%. As the `cpsample` command does,
+it fixes glibc's allocator thresholds first (`sampler.steady_malloc`); `--default-malloc` leaves them.
 
 `--runs NAME=DIR` adds, for a `cpsample train-classifier` output folder DIR trained with the network NAME,
 its per-band cross-entropy (report.json `bands`) and training wall time.
@@ -24,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cpsample_nb.classifier import TimeClassifier, count_parameters, latest_checkpoint
 from cpsample_nb.denoiser import make_unet
+from cpsample_nb.sampler import steady_malloc
 
 CONFIGS = {  # name: TimeClassifier settings
     'default (16,32,64)': dict(block_out_channels=(16, 32, 64)),
@@ -86,7 +89,9 @@ def main(argv=None):
     p.add_argument('--configs', nargs='*', default=None, help='names from CONFIGS (default: all)')
     p.add_argument('--runs', nargs='*', default=[], help='NAME=DIR: add per-band CE and training time of a train-classifier run')
     p.add_argument('--json', default=None, help='also write the table here')
+    p.add_argument('--default-malloc', action='store_true', help="keep glibc's adaptive allocator thresholds (no steady_malloc)")
     a = p.parse_args(argv)
+    malloc = 'default (--default-malloc)' if a.default_malloc else steady_malloc()
     torch.set_num_threads(a.threads)
     names = a.configs or list(CONFIGS)
     torch.manual_seed(0)
@@ -113,13 +118,14 @@ def main(argv=None):
         if n in runs: row.update(run_summary(runs[n]))
         rows.append(row)
     print(f"denoiser forward, batch {a.batch}, {a.size}x{a.size}: {1e3 * statistics.median(times['denoiser']):.1f} ms "
-          f"(median of {a.repeats}), {den_flops / 1e9:.3f} GFLOP, {count_parameters(unet):,} parameters; {a.threads} thread(s)")
+          f"(median of {a.repeats}), {den_flops / 1e9:.3f} GFLOP, {count_parameters(unet):,} parameters; {a.threads} thread(s); "
+          f"allocator thresholds {malloc}")
     print(f"{'network':<20} {'params':>8} {'FLOP share':>10} {'time share (median [min-max])':>30} {'ms':>7}  per-band CE / train s")
     for r in rows:
         extra = (' '.join(f"{k}:{v:.3f}" for k, v in r['bands'].items()) + f" / {r['train_seconds']:.0f} s ({r['train_steps']} steps)") if 'bands' in r else ''
         print(f"{r['network']:<20} {r['parameters']:>8,} {r['flop_share']:>10.1%} {r['cost_share_median']:>12.1%} "
               f"[{r['cost_share_min']:.1%}-{r['cost_share_max']:.1%}]{'':>4} {r['ms_per_call']:>7.1f}  {extra}")
-    if a.json: Path(a.json).write_text(json.dumps({'denoiser_ms': 1e3 * statistics.median(times['denoiser']), 'rows': rows}, indent=1))
+    if a.json: Path(a.json).write_text(json.dumps({'denoiser_ms': 1e3 * statistics.median(times['denoiser']), 'malloc': malloc, 'rows': rows}, indent=1))
     return rows
 
 
