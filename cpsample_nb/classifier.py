@@ -89,11 +89,38 @@ class TimeClassifier(ModelMixin, ConfigMixin):
         if t.ndim == 0: t = t.expand(sample.shape[0])
         if t.shape != (sample.shape[0],):
             raise ValueError(f"timestep must be an int or have shape ({sample.shape[0]},), got shape {tuple(t.shape)}")
+        if not torch.is_grad_enabled() and self.lean_ok: return self.lean_forward(sample, t)
         emb = self.time_embedding(self.time_proj(t).to(sample.dtype))
         h = self.conv_in(sample)
         for block in self.down_blocks: h, _ = block(hidden_states=h, temb=emb)
         if self.mid_block is not None: h = self.mid_block(h, emb)
         return self.head(self.pool(self.act(self.norm_out(h)))).flatten(1)
+
+    @property
+    def lean_ok(self) -> bool:
+        "Whether `lean_forward` computes this network: no middle attention, and no active dropout."
+        return not self.config.mid_block_attention and not (self.training and self.config.dropout > 0)
+
+    def lean_forward(self, sample: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The same logits as the diffusers blocks give, for inference (no graph): the same modules, called directly,
+        with the time embedding computed once when every t is equal, and in-place sums and activations.
+        `forward` takes this path under `torch.no_grad()`; CPSample's per-step check is such a call (issue 13)."""
+        if torch.is_grad_enabled(): raise RuntimeError("lean_forward writes in place: call it under torch.no_grad() (forward does this itself)")
+        if not self.lean_ok: raise ValueError("lean_forward does not cover middle-block attention or active dropout; use forward")
+        tt = t[:1] if len(t) and bool((t == t[0]).all()) else t  # one row of embedding, broadcast over the batch
+        emb = F.silu(self.time_embedding(self.time_proj(tt).to(sample.dtype)))  # every block applies SiLU before its projection
+        def resnet(r, h):
+            y = r.conv1(F.silu(r.norm1(h)))
+            y.add_(r.time_emb_proj(emb)[:, :, None, None])
+            y = r.conv2(F.silu(r.norm2(y), inplace=True))
+            y.add_(h if r.conv_shortcut is None else r.conv_shortcut(h))
+            return y if r.output_scale_factor == 1 else y.div_(r.output_scale_factor)
+        h = self.conv_in(sample)
+        for block in self.down_blocks:
+            for r in block.resnets: h = resnet(r, h)
+            for d in block.downsamplers or (): h = d(h)
+        for r in self.mid_block.resnets if self.mid_block is not None else (): h = resnet(r, h)
+        return self.head(F.silu(self.norm_out(h), inplace=True).mean((2, 3), keepdim=True)).flatten(1)
 
 GUIDANCE_NET = dict(block_out_channels=(8, 16), stem_stride=2)  # the network `train_classifier` and `train-classifier` build by default (18,210 parameters at 16x16, issue 13)
 
