@@ -1,15 +1,15 @@
 """What CPSample's per-step check costs inside sampling, on the shipped models (prints a table; asserts nothing).
 
     python benchmarks/bench_check.py [--pairs fashion faces] [--batch 64 256] [--rounds 40] [--threads 2]
-        [--json FILE] [--default-malloc]
+        [--classifier NAME=DIR ...] [--json FILE] [--default-malloc]
 
 At every DDIM step `cpsample_nb.sampler.cp_guidance` runs the classifier on the whole batch, without a graph, to
 see which samples are near a training image (p < alpha). This times that call where the sampler makes it: right
 after a denoiser forward on the same batch (a call on its own is faster, its caches still warm). Each round runs
 the denoiser then the check, once through `TimeClassifier.lean_forward` (what `forward` does under
 `torch.no_grad()`) and once through the diffusers blocks' forward (grad mode, nothing requiring grad: no graph),
-in alternating order; the table gives medians after 5 rounds of warm-up, and the check's share of a denoiser step.
-As the `cpsample` command does, it fixes glibc's allocator thresholds first (`sampler.steady_malloc`);
+in alternating order (the 'mlp' backbone has one path: both columns then time the same call); the table gives
+medians after 5 rounds of warm-up, and the check's share of a denoiser step. As the `cpsample` command does, it fixes glibc's allocator thresholds first (`sampler.steady_malloc`);
 `--default-malloc` leaves them.
 """
 import argparse
@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from cpsample_nb.classifier import load_classifier
 from cpsample_nb.denoiser import load_shipped_denoiser
 from cpsample_nb.experiments import load_shipped_classifier
 from cpsample_nb.sampler import no_weight_grads, steady_malloc
@@ -49,8 +50,13 @@ def main(argv=None):
     p.add_argument('--rounds', type=int, default=40)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--json', default=None, help='also write the rows here')
+    p.add_argument('--classifier', nargs='+', default=[], metavar='NAME=DIR',
+                   help="time this train-classifier folder's classifier instead of the shipped one for pair NAME")
     p.add_argument('--default-malloc', action='store_true', help="keep glibc's adaptive allocator thresholds (no steady_malloc)")
     a = p.parse_args(argv)
+    try: swap = dict(s.split('=', 1) for s in a.classifier)
+    except ValueError: p.error(f"--classifier takes NAME=DIR, got {a.classifier}")
+    if set(swap) - set(a.pairs): p.error(f"--classifier names {sorted(set(swap) - set(a.pairs))}, which are not among --pairs {a.pairs}")
     if not a.default_malloc: print('allocator thresholds:', steady_malloc())
     torch.set_num_threads(a.threads)
     rows = []
@@ -58,9 +64,9 @@ def main(argv=None):
     print('|---|---|---|---|---|---|---|')
     for name in a.pairs:
         unet = load_shipped_denoiser(name).unet.eval()
-        clf = load_shipped_classifier(name)[0].eval()
+        clf = (load_classifier(swap[name])[0] if name in swap else load_shipped_classifier(name)[0]).eval()
         for b in a.batch:
-            r = {'pair': name, **measure(unet, clf, b, a.rounds)}
+            r = {'pair': name, 'classifier': swap.get(name, 'shipped'), **measure(unet, clf, b, a.rounds)}
             rows.append(r)
             print(f"| {name} | {b} | {r['unet_ms']:.1f} | {r['check_lean_ms']:.2f} | {r['check_diffusers_ms']:.2f} | "
                   f"{100 * r['share_lean']:.1f}% | {100 * r['share_diffusers']:.1f}% |", flush=True)

@@ -40,6 +40,8 @@ CONFIGS = {  # name: TimeClassifier settings
     '(8,16) stem 2': dict(block_out_channels=(8, 16), norm_num_groups=4, stem_stride=2),
     '(8,16) stem 2, no mid block': dict(block_out_channels=(8, 16), norm_num_groups=4, stem_stride=2, mid_block_resnets=0),
     '(16,32,64) stem 4': dict(block_out_channels=(16, 32, 64), stem_stride=4),
+    'mlp 256x2': dict(backbone='mlp', mlp_width=256, mlp_layers=2),
+    'mlp 512x2': dict(backbone='mlp', mlp_width=512, mlp_layers=2),
 }
 
 

@@ -1,7 +1,8 @@
 """CPSample's overhead and throughput against batch size and resolution (prints numbers; asserts nothing).
 
     python benchmarks/bench_scaling.py [--device cpu|cuda] [--compile] [--half] [--steps 20] [--repeats 7]
-        [--threads 1] [--batches 1 8 64 256] [--sizes 16 32] [--classifier-channels 8 16] [--stem-stride 2]
+        [--threads 1] [--batches 1 8 64 256] [--sizes 16 32] [--backbone conv|mlp] [--mlp-width 256]
+        [--classifier-channels 8 16] [--stem-stride 2]
         [--scale 1.0] [--default-malloc] [--out FILE.json]
 
 At every resolution and batch size, `cpsample_nb.sampler.measure_overhead` times plain DDIM and CPSample at
@@ -13,9 +14,10 @@ wall-time ratio to plain DDIM in the same round, median [min-max] over the round
 pairs where the rule fired at alpha 0.001. The JSON (`--out`) also holds every round's wall and CPU times.
 
 Models: the project's default denoiser, `cpsample_nb.denoiser.make_unet(size, 1)` (diffusers `UNet2DModel`, widths
-(32, 64, 64), 1.06M parameters), and the project's random-label classifier, `cpsample_nb.classifier.TimeClassifier`
-with widths `--classifier-channels` (default 8 16) and a stride-`--stem-stride` input convolution (default 2; the
-project measured this size at about 5% of a denoiser forward). Both have RANDOM (seeded) weights: the time of a
+(32, 64, 64), 1.06M parameters), and the project's random-label classifier, `cpsample_nb.classifier.TimeClassifier`:
+by default `GUIDANCE_NET`'s conv network, with widths `--classifier-channels` (default 8 16) and a stride-`--stem-stride`
+input convolution (default 2; the project measured this size at 7-9% of a denoiser forward), or with `--backbone mlp`
+the MLP family of width `--mlp-width`. Both have RANDOM (seeded) weights: the time of a
 forward or backward pass does not depend on the weights. Where the rule fires does: at alpha 0.5 it fires at every
 step whatever the weights; at alpha 0.001 a random classifier is rarely confident, which is the regime of a trained
 classifier away from its training images (the fired share is printed).
@@ -36,7 +38,7 @@ import torch
 from diffusers import DDPMScheduler
 from diffusers.utils import logging as diffusers_logging
 
-from cpsample_nb.classifier import TimeClassifier
+from cpsample_nb.classifier import BACKBONES, GUIDANCE_NET, TimeClassifier
 from cpsample_nb.denoiser import make_unet
 from cpsample_nb.sampler import measure_overhead, steady_malloc
 
@@ -53,8 +55,11 @@ def parse_args(argv=None):
     ap.add_argument('--threads', type=int, default=1, help='torch CPU threads')
     ap.add_argument('--batches', type=int, nargs='+', default=[1, 8, 64, 256], help='images per sampling call')
     ap.add_argument('--sizes', type=int, nargs='+', default=[16, 32], help='image height and width')
-    ap.add_argument('--classifier-channels', type=int, nargs='+', default=[8, 16], help='TimeClassifier block widths')
-    ap.add_argument('--stem-stride', type=int, default=2, help="stride of the classifier's input convolution")
+    ap.add_argument('--backbone', choices=BACKBONES, default=GUIDANCE_NET.get('backbone', 'conv'),
+                    help="the classifier's family (default: GUIDANCE_NET's, what train-classifier builds)")
+    ap.add_argument('--mlp-width', type=int, default=GUIDANCE_NET.get('mlp_width', 256), help="hidden width of an 'mlp' classifier")
+    ap.add_argument('--classifier-channels', type=int, nargs='+', default=[8, 16], help="block widths of a 'conv' classifier")
+    ap.add_argument('--stem-stride', type=int, default=2, help="stride of a 'conv' classifier's input convolution")
     ap.add_argument('--scale', type=float, default=1.0, help='CPSample guidance scale s')
     ap.add_argument('--default-malloc', action='store_true', help="keep glibc's adaptive allocator thresholds (no steady_malloc)")
     ap.add_argument('--out', type=Path, help='write the measurements as JSON here')
@@ -72,12 +77,18 @@ def build_models(size: int, args, device: torch.device, dtype: torch.dtype):
         torch.manual_seed(0)
         unet = make_unet(size, 1)
         torch.manual_seed(1)
-        clf = TimeClassifier(sample_size=size, in_channels=1, block_out_channels=chans, stem_stride=args.stem_stride,
-                             norm_num_groups=math.gcd(8, *chans))
+        clf = (TimeClassifier(sample_size=size, in_channels=1, backbone='mlp', mlp_width=args.mlp_width) if args.backbone == 'mlp' else
+               TimeClassifier(sample_size=size, in_channels=1, block_out_channels=chans, stem_stride=args.stem_stride,
+                              norm_num_groups=math.gcd(8, *chans)))
     unet, clf = (m.to(device, dtype).eval().requires_grad_(False) for m in (unet, clf))
     params = tuple(sum(p.numel() for p in m.parameters()) for m in (unet, clf))
     if args.compile: unet, clf = torch.compile(unet), torch.compile(clf)
     return unet, clf, params
+
+
+def describe_classifier(args) -> str:
+    if args.backbone == 'mlp': return f"'mlp' backbone, width {args.mlp_width}"
+    return f"'conv' backbone, widths {tuple(args.classifier_channels)}, stem stride {args.stem_stride}"
 
 
 def fmt_spread(r: dict) -> str:
@@ -116,7 +127,7 @@ def main(argv=None):
     sched = DDPMScheduler(num_train_timesteps=1000)
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU, {args.threads} thread(s)'
     print(f'torch {torch.__version__} on {name}; {dtype}, compile={args.compile}; {args.steps} DDIM steps, {args.repeats} rounds, '
-          f'scale {args.scale}; allocator thresholds {malloc}; classifier widths {tuple(args.classifier_channels)}, stem stride {args.stem_stride} (random weights)')
+          f'scale {args.scale}; allocator thresholds {malloc}; classifier {describe_classifier(args)} (random weights)')
     models = {size: build_models(size, args, device, dtype) for size in args.sizes}
     for size, (_, _, params) in models.items():
         print(f'{size}x{size}: unet {params[0]:,} parameters, classifier {params[1]:,} parameters ({params[1] / params[0]:.1%})')

@@ -29,18 +29,22 @@ from safetensors.torch import load_file, save_file
 from .data import write_json
 
 # %% auto #0
-__all__ = ['GUIDANCE_NET', 'BANDS', 'TimeClassifier', 'count_parameters', 'random_labels', 'check_labels', 'check_images',
-           'MemorisationReport', 'p_true', 'memorisation_report', 'nonmember_ce', 'parse_bands', 'bands_met',
-           'checkpoint_dirs', 'latest_checkpoint', 'save_labels', 'load_labels', 'load_classifier', 'save_checkpoint',
-           'TrainConfig', 'TrainResult', 'draw_timesteps', 'build_classifier', 'draw_batch', 'classifier_loss',
-           'uniform_loss', 'member_nonmember_loss', 'TrainingRun', 'start_run', 'train_classifier', 'item_losses',
-           'class_probs', 'relabel_hard_items', 'plot_memorisation', 'TimeWindow', 'MostConfident',
-           'add_train_classifier_args', 'load_training_data', 'run_train_classifier', 'main', 'posterior_weights',
-           'bayes_ce', 'ce_per_timestep', 'commitment', 'open_range']
+__all__ = ['BACKBONES', 'MLP_TIME_DIM', 'GUIDANCE_NET', 'BANDS', 'TimeClassifier', 'count_parameters', 'random_labels',
+           'check_labels', 'check_images', 'MemorisationReport', 'p_true', 'memorisation_report', 'nonmember_ce',
+           'parse_bands', 'bands_met', 'checkpoint_dirs', 'latest_checkpoint', 'save_labels', 'load_labels',
+           'load_classifier', 'save_checkpoint', 'TrainConfig', 'TrainResult', 'draw_timesteps', 'build_classifier',
+           'draw_batch', 'classifier_loss', 'uniform_loss', 'member_nonmember_loss', 'TrainingRun', 'start_run',
+           'train_classifier', 'item_losses', 'class_probs', 'relabel_hard_items', 'plot_memorisation', 'TimeWindow',
+           'MostConfident', 'add_train_classifier_args', 'load_training_data', 'run_train_classifier', 'main',
+           'posterior_weights', 'bayes_ce', 'ce_per_timestep', 'commitment', 'open_range']
 
 # %% ../nbs/02_classifier.ipynb #121955d7
+BACKBONES = ('conv', 'mlp')  # the network families TimeClassifier builds
+MLP_TIME_DIM = 64  # the 'mlp' backbone's sinusoidal time features (embedded to twice this)
+
 class TimeClassifier(ModelMixin, ConfigMixin):
-    "Time-conditioned classifier p(y | x_t, t): a U-Net encoder from diffusers blocks, pooled to `num_classes` logits."
+    """Time-conditioned classifier p(y | x_t, t): a U-Net encoder from diffusers blocks, pooled to `num_classes` logits
+    (`backbone='conv'`), or a time-modulated MLP on the flattened image (`backbone='mlp'`)."""
     @register_to_config
     def __init__(self,
                  sample_size: int = 16,  # input height and width (informational; any size divisible by 2**(blocks-1) works)
@@ -55,10 +59,15 @@ class TimeClassifier(ModelMixin, ConfigMixin):
                  num_train_timesteps: int = 1000,  # length of the diffusion schedule t is measured on
                  stem_stride: int = 1,  # stride of the input convolution (2: every block works at half resolution, about 4x cheaper)
                  mid_block_resnets: int = 2,  # residual blocks in the middle block (0: none)
+                 backbone: str = 'conv',  # 'conv': the U-Net encoder; 'mlp': linear layers on the flattened image (input must be sample_size square)
+                 mlp_width: int = 256,  # hidden width of the 'mlp' backbone
+                 mlp_layers: int = 2,  # hidden layers of the 'mlp' backbone, each Linear -> LayerNorm -> time FiLM -> SiLU
                 ):
         super().__init__()
-        chans = tuple(int(c) for c in block_out_channels)
         if int(num_classes) < 2: raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        if backbone not in BACKBONES: raise ValueError(f"backbone must be one of {', '.join(map(repr, BACKBONES))}, got {backbone!r}")
+        if backbone == 'mlp': return self._build_mlp(int(in_channels) * int(sample_size) ** 2, int(num_classes), int(mlp_width), int(mlp_layers))
+        chans = tuple(int(c) for c in block_out_channels)
         if int(stem_stride) < 1: raise ValueError(f"stem_stride must be a positive integer, got {stem_stride}")
         if int(mid_block_resnets) < 0: raise ValueError(f"mid_block_resnets must be an integer >= 0, got {mid_block_resnets}")
         if mid_block_attention and int(mid_block_resnets) < 1: raise ValueError("mid_block_attention needs mid_block_resnets >= 1")
@@ -81,6 +90,27 @@ class TimeClassifier(ModelMixin, ConfigMixin):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Conv2d(chans[-1], num_classes, kernel_size=1)
 
+    def _build_mlp(self, d: int, k: int, width: int, layers: int):
+        if width < 1 or layers < 1: raise ValueError(f"mlp_width and mlp_layers must be positive integers, got {width} and {layers}")
+        self.time_proj = Timesteps(MLP_TIME_DIM, flip_sin_to_cos=True, downscale_freq_shift=0)
+        self.time_embedding = TimestepEmbedding(MLP_TIME_DIM, 2 * MLP_TIME_DIM)
+        self.linears = nn.ModuleList([nn.Linear(d if i == 0 else width, width) for i in range(layers)])
+        self.norms = nn.ModuleList([nn.LayerNorm(width) for _ in range(layers)])  # per sample, like GroupNorm: no batch mixing
+        self.films = nn.ModuleList([nn.Linear(2 * MLP_TIME_DIM, 2 * width) for _ in range(layers)])  # scale and shift from t
+        self.head = nn.Linear(width, k)
+
+    def _mlp_forward(self, sample: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        s = self.config.sample_size
+        if tuple(sample.shape[2:]) != (s, s):
+            raise ValueError(f"the 'mlp' backbone takes images of exactly {s}x{s} (its sample_size), got {tuple(sample.shape[2:])}")
+        tt = t[:1] if len(t) and bool((t == t[0]).all()) else t  # one row of embedding, broadcast over the batch
+        emb = F.silu(self.time_embedding(self.time_proj(tt).to(sample.dtype)))
+        h = sample.flatten(1)
+        for lin, norm, film in zip(self.linears, self.norms, self.films):
+            scale, shift = film(emb).chunk(2, dim=1)
+            h = F.silu(torch.addcmul(shift, norm(lin(h)), 1 + scale))
+        return self.head(h)
+
     def forward(self, sample: torch.Tensor, timestep) -> torch.Tensor:
         "Logits (N, num_classes) for noisy images `sample` (N, C, H, W) at timesteps `timestep` (int, 0-d or (N,) tensor)."
         if sample.ndim != 4 or sample.shape[1] != self.config.in_channels:
@@ -89,6 +119,7 @@ class TimeClassifier(ModelMixin, ConfigMixin):
         if t.ndim == 0: t = t.expand(sample.shape[0])
         if t.shape != (sample.shape[0],):
             raise ValueError(f"timestep must be an int or have shape ({sample.shape[0]},), got shape {tuple(t.shape)}")
+        if self.config.backbone == 'mlp': return self._mlp_forward(sample, t)
         if not torch.is_grad_enabled() and self.lean_ok: return self.lean_forward(sample, t)
         emb = self.time_embedding(self.time_proj(t).to(sample.dtype))
         h = self.conv_in(sample)
@@ -98,15 +129,16 @@ class TimeClassifier(ModelMixin, ConfigMixin):
 
     @property
     def lean_ok(self) -> bool:
-        "Whether `lean_forward` computes this network: no middle attention, and no active dropout."
-        return not self.config.mid_block_attention and not (self.training and self.config.dropout > 0)
+        "Whether `lean_forward` computes this network: the conv backbone, no middle attention, and no active dropout."
+        return (self.config.backbone == 'conv' and not self.config.mid_block_attention
+                and not (self.training and self.config.dropout > 0))
 
     def lean_forward(self, sample: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The same logits as the diffusers blocks give, for inference (no graph): the same modules, called directly,
         with the time embedding computed once when every t is equal, and in-place sums and activations.
         `forward` takes this path under `torch.no_grad()`; CPSample's per-step check is such a call (issue 13)."""
         if torch.is_grad_enabled(): raise RuntimeError("lean_forward writes in place: call it under torch.no_grad() (forward does this itself)")
-        if not self.lean_ok: raise ValueError("lean_forward does not cover middle-block attention or active dropout; use forward")
+        if not self.lean_ok: raise ValueError("lean_forward does not cover the 'mlp' backbone, middle-block attention or active dropout; use forward")
         tt = t[:1] if len(t) and bool((t == t[0]).all()) else t  # one row of embedding, broadcast over the batch
         emb = F.silu(self.time_embedding(self.time_proj(tt).to(sample.dtype)))  # every block applies SiLU before its projection
         def resnet(r, h):
@@ -127,6 +159,8 @@ GUIDANCE_NET = dict(block_out_channels=(8, 16), stem_stride=2)  # the network `t
 def count_parameters(model: nn.Module) -> int:
     "Number of trainable parameters of `model`."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 
 # %% ../nbs/02_classifier.ipynb #69d23fcd
 def random_labels(n: int,  # number of protected images
@@ -777,6 +811,10 @@ def add_train_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentPa
     p.add_argument('--attention', action='store_true', help='self-attention in the middle block')
     p.add_argument('--stem-stride', type=int, default=GUIDANCE_NET['stem_stride'], help='stride of the input convolution (2: half resolution inside, about 4x cheaper; default: 2)')
     p.add_argument('--mid-resnets', type=int, default=2, help='residual blocks in the middle block (0: none; default: 2)')
+    p.add_argument('--backbone', choices=BACKBONES, default=GUIDANCE_NET.get('backbone', 'conv'),
+                   help=f"'conv' (the U-Net encoder: --channels ... --mid-resnets) or 'mlp' (--mlp-width, --mlp-layers) (default: {GUIDANCE_NET.get('backbone', 'conv')})")
+    p.add_argument('--mlp-width', type=int, default=GUIDANCE_NET.get('mlp_width', 256), help=f"hidden width of the 'mlp' backbone (default: {GUIDANCE_NET.get('mlp_width', 256)})")
+    p.add_argument('--mlp-layers', type=int, default=GUIDANCE_NET.get('mlp_layers', 2), help=f"hidden layers of the 'mlp' backbone (default: {GUIDANCE_NET.get('mlp_layers', 2)})")
     for k in ('steps', 'batch_size', 'lr', 'weight_decay', 'grad_clip', 'ema_decay', 't_power', 'seed',
               'checkpoint_every', 'keep_checkpoints', 'eval_every'):
         v = getattr(d, k)
@@ -838,8 +876,10 @@ def run_train_classifier(args) -> TrainResult:
     model = dict(block_out_channels=args.channels, layers_per_block=args.layers_per_block, norm_num_groups=args.groups,
                  mid_block_attention=args.attention, stem_stride=getattr(args, 'stem_stride', 1),
                  mid_block_resnets=getattr(args, 'mid_resnets', 2))
+    if getattr(args, 'backbone', 'conv') == 'mlp':  # the conv settings do not apply: keep them out of its config
+        model = dict(backbone='mlp', mlp_width=args.mlp_width, mlp_layers=args.mlp_layers)
     main = PartialState().is_main_process
-    n_par = count_parameters(TimeClassifier(in_channels=images.shape[1], **model))
+    n_par = count_parameters(TimeClassifier(sample_size=images.shape[-1], in_channels=images.shape[1], **model))
     if main: print(f"training a {n_par:,}-parameter classifier on {len(images)} images of shape {tuple(images.shape[1:])}"
                    + (f", with {len(non)} non-members ({src})" if non is not None else ""))
     kw = dict(label_seed=args.label_seed, device=args.device, progress=not args.quiet, nonmembers=non)
@@ -866,6 +906,7 @@ def main(argv=None):
     "Entry point for `accelerate launch` scripts: parse `train-classifier` options from `argv` and run."
     p = add_train_classifier_args(argparse.ArgumentParser(prog='cpsample train-classifier', description='Train the random-label classifier.'))
     return run_train_classifier(p.parse_args(argv))
+
 
 # %% ../nbs/02_classifier.ipynb #d702eaed
 def posterior_weights(x_t: torch.Tensor,  # noisy images (B, C, H, W)

@@ -85,7 +85,7 @@ def _grad_of(lp: torch.Tensor, fired: torch.Tensor, x: torch.Tensor) -> torch.Te
     g = g.float()
     return torch.where(torch.isfinite(g), g, 0.0)
 
-SMALL_CPU_BATCH = 8  # at most this many firing samples on the CPU: their graph runs on PyTorch's own convolutions
+SMALL_CPU_BATCH = 12  # at most this many firing samples on the CPU: their graph runs on PyTorch's own convolutions
 
 @contextmanager
 def small_batch_convs(n: int, device) -> bool:
