@@ -47,7 +47,7 @@ class TimeClassifier(ModelMixin, ConfigMixin):
     (`backbone='conv'`), or a time-modulated MLP on the flattened image (`backbone='mlp'`)."""
     @register_to_config
     def __init__(self,
-                 sample_size: int = 16,  # input height and width (informational; any size divisible by 2**(blocks-1) works)
+                 sample_size: int = 16,  # input height and width (the 'mlp' backbone takes exactly this; for 'conv' informational: any size divisible by 2**(blocks-1) works)
                  in_channels: int = 1,  # image channels (1 for the LFW faces)
                  num_classes: int = 2,  # number of labels (2 for CPSample's random labels; K > 2 for e.g. SIDE's cluster labels)
                  block_out_channels: tuple = (16, 32, 64),  # width of each down block; each but the last halves H and W
@@ -159,8 +159,6 @@ GUIDANCE_NET = dict(block_out_channels=(8, 16), stem_stride=2)  # the network `t
 def count_parameters(model: nn.Module) -> int:
     "Number of trainable parameters of `model`."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 
 # %% ../nbs/02_classifier.ipynb #69d23fcd
 def random_labels(n: int,  # number of protected images
@@ -906,7 +904,6 @@ def main(argv=None):
     "Entry point for `accelerate launch` scripts: parse `train-classifier` options from `argv` and run."
     p = add_train_classifier_args(argparse.ArgumentParser(prog='cpsample train-classifier', description='Train the random-label classifier.'))
     return run_train_classifier(p.parse_args(argv))
-
 
 # %% ../nbs/02_classifier.ipynb #d702eaed
 def posterior_weights(x_t: torch.Tensor,  # noisy images (B, C, H, W)
