@@ -99,12 +99,16 @@ class TimeClassifier(ModelMixin, ConfigMixin):
         self.films = nn.ModuleList([nn.Linear(2 * MLP_TIME_DIM, 2 * width) for _ in range(layers)])  # scale and shift from t
         self.head = nn.Linear(width, k)
 
+    def _time_emb(self, t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        "SiLU of the time embedding: one row, broadcast over the batch, when every t is equal."
+        tt = t[:1] if len(t) and bool((t == t[0]).all()) else t
+        return F.silu(self.time_embedding(self.time_proj(tt).to(dtype)))
+
     def _mlp_forward(self, sample: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         s = self.config.sample_size
         if tuple(sample.shape[2:]) != (s, s):
             raise ValueError(f"the 'mlp' backbone takes images of exactly {s}x{s} (its sample_size), got {tuple(sample.shape[2:])}")
-        tt = t[:1] if len(t) and bool((t == t[0]).all()) else t  # one row of embedding, broadcast over the batch
-        emb = F.silu(self.time_embedding(self.time_proj(tt).to(sample.dtype)))
+        emb = self._time_emb(t, sample.dtype)
         h = sample.flatten(1)
         for lin, norm, film in zip(self.linears, self.norms, self.films):
             scale, shift = film(emb).chunk(2, dim=1)
@@ -139,8 +143,7 @@ class TimeClassifier(ModelMixin, ConfigMixin):
         `forward` takes this path under `torch.no_grad()`; CPSample's per-step check is such a call (issue 13)."""
         if torch.is_grad_enabled(): raise RuntimeError("lean_forward writes in place: call it under torch.no_grad() (forward does this itself)")
         if not self.lean_ok: raise ValueError("lean_forward does not cover the 'mlp' backbone, middle-block attention or active dropout; use forward")
-        tt = t[:1] if len(t) and bool((t == t[0]).all()) else t  # one row of embedding, broadcast over the batch
-        emb = F.silu(self.time_embedding(self.time_proj(tt).to(sample.dtype)))  # every block applies SiLU before its projection
+        emb = self._time_emb(t, sample.dtype)  # every block applies SiLU before its projection
         def resnet(r, h):
             y = r.conv1(F.silu(r.norm1(h)))
             y.add_(r.time_emb_proj(emb)[:, :, None, None])
@@ -810,9 +813,9 @@ def add_train_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentPa
     p.add_argument('--stem-stride', type=int, default=GUIDANCE_NET['stem_stride'], help='stride of the input convolution (2: half resolution inside, about 4x cheaper; default: 2)')
     p.add_argument('--mid-resnets', type=int, default=2, help='residual blocks in the middle block (0: none; default: 2)')
     p.add_argument('--backbone', choices=BACKBONES, default=GUIDANCE_NET.get('backbone', 'conv'),
-                   help=f"'conv' (the U-Net encoder: --channels ... --mid-resnets) or 'mlp' (--mlp-width, --mlp-layers) (default: {GUIDANCE_NET.get('backbone', 'conv')})")
-    p.add_argument('--mlp-width', type=int, default=GUIDANCE_NET.get('mlp_width', 256), help=f"hidden width of the 'mlp' backbone (default: {GUIDANCE_NET.get('mlp_width', 256)})")
-    p.add_argument('--mlp-layers', type=int, default=GUIDANCE_NET.get('mlp_layers', 2), help=f"hidden layers of the 'mlp' backbone (default: {GUIDANCE_NET.get('mlp_layers', 2)})")
+                   help="'conv' (the U-Net encoder: --channels ... --mid-resnets) or 'mlp' (--mlp-width, --mlp-layers) (default: %(default)s)")
+    p.add_argument('--mlp-width', type=int, default=256, help="hidden width of the 'mlp' backbone (default: %(default)s)")
+    p.add_argument('--mlp-layers', type=int, default=2, help="hidden layers of the 'mlp' backbone (default: %(default)s)")
     for k in ('steps', 'batch_size', 'lr', 'weight_decay', 'grad_clip', 'ema_decay', 't_power', 'seed',
               'checkpoint_every', 'keep_checkpoints', 'eval_every'):
         v = getattr(d, k)
@@ -871,11 +874,12 @@ def run_train_classifier(args) -> TrainResult:
     if args.no_resume and latest_checkpoint(out) is not None:
         raise ValueError(f"{out} already holds a checkpoint; drop --no-resume to continue it or choose another --out")
     cfg = TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig())})
-    model = dict(block_out_channels=args.channels, layers_per_block=args.layers_per_block, norm_num_groups=args.groups,
-                 mid_block_attention=args.attention, stem_stride=getattr(args, 'stem_stride', 1),
-                 mid_block_resnets=getattr(args, 'mid_resnets', 2))
     if getattr(args, 'backbone', 'conv') == 'mlp':  # the conv settings do not apply: keep them out of its config
         model = dict(backbone='mlp', mlp_width=args.mlp_width, mlp_layers=args.mlp_layers)
+    else:
+        model = dict(block_out_channels=args.channels, layers_per_block=args.layers_per_block, norm_num_groups=args.groups,
+                     mid_block_attention=args.attention, stem_stride=getattr(args, 'stem_stride', 1),
+                     mid_block_resnets=getattr(args, 'mid_resnets', 2))
     main = PartialState().is_main_process
     n_par = count_parameters(TimeClassifier(sample_size=images.shape[-1], in_channels=images.shape[1], **model))
     if main: print(f"training a {n_par:,}-parameter classifier on {len(images)} images of shape {tuple(images.shape[1:])}"
