@@ -19,10 +19,10 @@ import time
 
 import torch
 
-from cpsample_nb.classifier import load_classifier
 from cpsample_nb.denoiser import load_shipped_denoiser
-from cpsample_nb.experiments import load_shipped_classifier
 from cpsample_nb.sampler import no_weight_grads, steady_malloc
+
+from pair_classifier import add_classifier_option, classifier_swaps, pair_classifier
 
 
 def measure(unet, clf, batch: int, rounds: int, warmup: int = 5) -> dict:
@@ -50,13 +50,10 @@ def main(argv=None):
     p.add_argument('--rounds', type=int, default=40)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--json', default=None, help='also write the rows here')
-    p.add_argument('--classifier', nargs='+', default=[], metavar='NAME=DIR',
-                   help="time this train-classifier folder's classifier instead of the shipped one for pair NAME")
+    add_classifier_option(p)
     p.add_argument('--default-malloc', action='store_true', help="keep glibc's adaptive allocator thresholds (no steady_malloc)")
     a = p.parse_args(argv)
-    try: swap = dict(s.split('=', 1) for s in a.classifier)
-    except ValueError: p.error(f"--classifier takes NAME=DIR, got {a.classifier}")
-    if set(swap) - set(a.pairs): p.error(f"--classifier names {sorted(set(swap) - set(a.pairs))}, which are not among --pairs {a.pairs}")
+    swap = classifier_swaps(p, a)
     if not a.default_malloc: print('allocator thresholds:', steady_malloc())
     torch.set_num_threads(a.threads)
     rows = []
@@ -64,7 +61,7 @@ def main(argv=None):
     print('|---|---|---|---|---|---|---|')
     for name in a.pairs:
         unet = load_shipped_denoiser(name).unet.eval()
-        clf = (load_classifier(swap[name])[0] if name in swap else load_shipped_classifier(name)[0]).eval()
+        clf = pair_classifier(name, swap).eval()
         for b in a.batch:
             r = {'pair': name, 'classifier': swap.get(name, 'shipped'), **measure(unet, clf, b, a.rounds)}
             rows.append(r)

@@ -20,9 +20,11 @@ from pathlib import Path
 import torch
 
 from cpsample_nb.denoiser import load_shipped_denoiser
-from cpsample_nb.experiments import DATA_SETTINGS, DEMO_SETTINGS, load_shipped_classifier
-from cpsample_nb.classifier import count_parameters, load_classifier
+from cpsample_nb.experiments import DATA_SETTINGS, DEMO_SETTINGS
+from cpsample_nb.classifier import count_parameters
 from cpsample_nb.sampler import measure_overhead, steady_malloc
+
+from pair_classifier import add_classifier_option, classifier_swaps, pair_classifier
 
 
 def main(argv=None):
@@ -34,21 +36,18 @@ def main(argv=None):
     ap.add_argument('--alphas', type=float, nargs='+', default=[0.5, 0.01, 0.001])
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--device', default='cpu')
-    ap.add_argument('--classifier', nargs='+', default=[], metavar='NAME=DIR',
-                    help="use this train-classifier folder's classifier instead of the shipped one for pair NAME")
+    add_classifier_option(ap)
     ap.add_argument('--default-malloc', action='store_true', help="keep glibc's adaptive allocator thresholds (no steady_malloc)")
     ap.add_argument('--out', type=Path, default=None)
     a = ap.parse_args(argv)
-    try: swap = dict(s.split('=', 1) for s in a.classifier)
-    except ValueError: ap.error(f"--classifier takes NAME=DIR, got {a.classifier}")
-    if set(swap) - set(a.pairs): ap.error(f"--classifier names {sorted(set(swap) - set(a.pairs))}, which are not among --pairs {a.pairs}")
+    swap = classifier_swaps(ap, a)
     malloc = 'default (--default-malloc)' if a.default_malloc else steady_malloc()
     print(f'allocator thresholds: {malloc}')
     torch.set_num_threads(a.threads)
     out = {'settings': vars(a) | {'out': str(a.out), 'malloc': malloc}, 'pairs': {}}
     for name in a.pairs:
         den = load_shipped_denoiser(name, a.device)
-        clf = load_classifier(swap[name], device=a.device)[0] if name in swap else load_shipped_classifier(name, a.device)[0]
+        clf = pair_classifier(name, swap, a.device)
         scale = (DEMO_SETTINGS | DATA_SETTINGS.get(name, {}))['scale']
         r = measure_overhead(den.unet, den.scheduler, clf, batch_size=a.batch, num_inference_steps=a.steps, alphas=tuple(a.alphas),
                              scale=scale, repeats=a.repeats, device=a.device)
