@@ -20,7 +20,7 @@ import time
 import torch
 
 from cpsample_nb.denoiser import load_shipped_denoiser
-from cpsample_nb.sampler import no_weight_grads, steady_malloc
+from cpsample_nb.sampler import machine_description, no_weight_grads, steady_malloc
 
 from pair_classifier import add_classifier_option, classifier_swaps, pair_classifier
 
@@ -56,6 +56,7 @@ def main(argv=None):
     swap = classifier_swaps(p, a)
     if not a.default_malloc: print('allocator thresholds:', steady_malloc())
     torch.set_num_threads(a.threads)
+    print('machine:', machine_description())
     rows = []
     print('| pair | batch | denoiser step, ms | check, lean, ms | check, diffusers blocks, ms | share, lean | share, diffusers |')
     print('|---|---|---|---|---|---|---|')
@@ -68,7 +69,7 @@ def main(argv=None):
             print(f"| {name} | {b} | {r['unet_ms']:.1f} | {r['check_lean_ms']:.2f} | {r['check_diffusers_ms']:.2f} | "
                   f"{100 * r['share_lean']:.1f}% | {100 * r['share_diffusers']:.1f}% |", flush=True)
     if a.json:
-        with open(a.json, 'w') as f: json.dump({'threads': a.threads, 'rows': rows}, f, indent=1)
+        with open(a.json, 'w') as f: json.dump({'threads': a.threads, 'machine': machine_description(), 'rows': rows}, f, indent=1)
 
 
 if __name__ == '__main__':

@@ -29,7 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from diffusers import DDPMScheduler, UNet2DModel
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 
-from cpsample_nb.sampler import cpsample, plain_ddim
+from cpsample_nb.sampler import cpsample, machine_description, plain_ddim
 
 
 class BenchClassifier(nn.Module):
@@ -114,7 +114,7 @@ def main(argv=None):
     clf = BenchClassifier(width=args.width, depth=args.depth).eval().requires_grad_(False)
     calibrate(clf, args.n, args.logit_std)
     params = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-    print(f'torch {torch.__version__}, {args.threads} thread(s); {args.n} images per call, {args.steps} DDIM steps, scale {args.scale}')
+    print(f'{machine_description()}; {args.n} images per call, {args.steps} DDIM steps, scale {args.scale}')
     print(f'unet: {params(unet):,} parameters; classifier: {params(clf):,} parameters ({params(clf) / params(unet):.2%} of the unet)')
     c = costs(unet, clf, args.n)
     base_flop, base_ms = c['unet forward']

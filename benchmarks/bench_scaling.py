@@ -40,7 +40,7 @@ from diffusers.utils import logging as diffusers_logging
 
 from cpsample_nb.classifier import BACKBONES, GUIDANCE_NET, TimeClassifier
 from cpsample_nb.denoiser import make_unet
-from cpsample_nb.sampler import measure_overhead, steady_malloc
+from cpsample_nb.sampler import machine_description, measure_overhead, steady_malloc
 
 ALPHAS = (0.5, 0.001)
 
@@ -125,8 +125,8 @@ def main(argv=None):
     diffusers_logging.set_verbosity_error()  # silence the note that `.to(dtype)` is not `from_pretrained(torch_dtype=...)`
     device, dtype = torch.device(args.device), torch.float16 if args.half else torch.float32
     sched = DDPMScheduler(num_train_timesteps=1000)
-    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU, {args.threads} thread(s)'
-    print(f'torch {torch.__version__} on {name}; {dtype}, compile={args.compile}; {args.steps} DDIM steps, {args.repeats} rounds, '
+    name = machine_description(device)
+    print(f'{name}; {dtype}, compile={args.compile}; {args.steps} DDIM steps, {args.repeats} rounds, '
           f'scale {args.scale}; allocator thresholds {malloc}; classifier {describe_classifier(args)} (random weights)')
     models = {size: build_models(size, args, device, dtype) for size in args.sizes}
     for size, (_, _, params) in models.items():

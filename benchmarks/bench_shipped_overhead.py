@@ -22,7 +22,7 @@ import torch
 from cpsample_nb.denoiser import load_shipped_denoiser
 from cpsample_nb.experiments import DATA_SETTINGS, DEMO_SETTINGS
 from cpsample_nb.classifier import count_parameters
-from cpsample_nb.sampler import measure_overhead, steady_malloc
+from cpsample_nb.sampler import machine_description, measure_overhead, steady_malloc
 
 from pair_classifier import add_classifier_option, classifier_swaps, pair_classifier
 
@@ -44,7 +44,8 @@ def main(argv=None):
     malloc = 'default (--default-malloc)' if a.default_malloc else steady_malloc()
     print(f'allocator thresholds: {malloc}')
     torch.set_num_threads(a.threads)
-    out = {'settings': vars(a) | {'out': str(a.out), 'malloc': malloc}, 'pairs': {}}
+    print(f'machine: {machine_description(a.device)}')
+    out = {'settings': vars(a) | {'out': str(a.out), 'malloc': malloc, 'machine': machine_description(a.device)}, 'pairs': {}}
     for name in a.pairs:
         den = load_shipped_denoiser(name, a.device)
         clf = pair_classifier(name, swap, a.device)

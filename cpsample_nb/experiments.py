@@ -293,7 +293,8 @@ def stage_sample(out: Path, results: dict, unet, scheduler, classifier, *, n: in
         alphas = tuple(dict.fromkeys((alpha, 0.001)))
         ov = measure_overhead(unet, scheduler, classifier, batch_size=min(n, overhead['batch_size']), num_inference_steps=steps,
                               alphas=alphas, scale=scale, tau=tau, repeats=overhead['repeats'], warmup=overhead['warmup'], seed=seed)
-        results['overhead'] = {'batch_size': ov.batch_size, 'steps': steps, 'repeats': overhead['repeats'], 'clock': 'wall (median of per-round ratios)'}
+        results['overhead'] = {'batch_size': ov.batch_size, 'steps': steps, 'repeats': overhead['repeats'], 'clock': 'wall (median of per-round ratios)',
+                               'machine': ov.machine}
         for a in alphas:
             r = ov.overhead(a)
             results['overhead'] |= {f'ratio a={a:g}': r['median'], f'ratio a={a:g} min': r['min'], f'ratio a={a:g} max': r['max'],

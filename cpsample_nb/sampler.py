@@ -24,7 +24,7 @@ __all__ = ['SMALL_CPU_BATCH', 'MALLOC_VARS', 'STEADY_MALLOC', 'cp_targets', 'cla
            'small_batch_convs', 'cp_guidance', 'wants_check', 'no_weight_grads', 'guided_eps', 'cp_step',
            'check_cpsample_args', 'dry_run', 'CPSampleTrace', 'cpsample', 'plot_trace', 'plain_ddim', 'RejectionResult',
            'rejection_sample', 'CPSamplePipelineOutput', 'CPSamplePipeline', 'OverheadResult', 'rotations',
-           'measure_overhead', 'steady_malloc']
+           'machine_description', 'measure_overhead', 'steady_malloc']
 
 # %% ../nbs/03_sampler.ipynb #9ee27346
 def cp_targets(probs: torch.Tensor,  # (N, 2) class probabilities p(y | x_t, t)
@@ -85,13 +85,14 @@ def _grad_of(lp: torch.Tensor, fired: torch.Tensor, x: torch.Tensor) -> torch.Te
     g = g.float()
     return torch.where(torch.isfinite(g), g, 0.0)
 
-SMALL_CPU_BATCH = 12  # at most this many firing samples on the CPU: their graph runs on PyTorch's own convolutions
+SMALL_CPU_BATCH = 12  # a classifier pass over at most this many samples on the CPU (the check, or the firing samples' graph) runs on PyTorch's own convolutions
 
 @contextmanager
 def small_batch_convs(n: int, device) -> bool:
     """Within the block, convolutions of a batch of `n` <= `SMALL_CPU_BATCH` on the CPU skip oneDNN.
     oneDNN's fixed cost per call (about 70 us a convolution, forward or backward, measured in 03) dominates a few samples'
-    work; PyTorch's native kernels then run the firing samples' forward and backward in half the time."""
+    work; PyTorch's native kernels then run the firing samples' forward and backward in half the time, and a small
+    batch's check forward in about two thirds."""
     small = torch.device(device).type == 'cpu' and n <= SMALL_CPU_BATCH and torch.backends.mkldnn.is_available()
     if not (small and torch.backends.mkldnn.enabled): yield False; return
     torch.backends.mkldnn.set_flags(_enabled=False, _fp32_precision=None)  # the other oneDNN settings stay as they are
@@ -113,7 +114,7 @@ def cp_guidance(classifier,  # callable (x_t, t) -> (N, 2) logits
     ts = lambda n: torch.full((n,), int(t), device=x.device, dtype=torch.long)
     dtype = dtype or _model_dtype(classifier, x.dtype)
     graph = with_grad and not check_first
-    with torch.enable_grad() if graph else torch.no_grad():
+    with torch.enable_grad() if graph else torch.no_grad(), small_batch_convs(len(x), x.device):
         xin = x.detach().to(dtype).requires_grad_(graph)
         logits = classifier(xin, ts(len(x)))
         _check_logits(logits, len(x))
@@ -484,6 +485,7 @@ class OverheadResult:
     wall: dict  # method -> wall seconds per image (time.perf_counter), one per round, in round order
     cpu: dict  # method -> this process's CPU seconds per image (time.process_time), one per round
     fired: dict  # CPSample method -> share of (sample, step) pairs where the rule fired
+    machine: str = ''  # what ran them (`machine_description`): ratios differ between processors, not only between loads
 
     @property
     def repeats(self) -> int: return len(self.wall['ddim'])
@@ -564,6 +566,24 @@ def _interleaved(runs: dict, repeats: int, device: torch.device, n: int) -> tupl
     return wall, cpu, {k: statistics.mean(v) for k, v in fired.items() if v}
 
 # %% ../nbs/03_sampler.ipynb #f518757b
+def _cpu_model() -> str:
+    "The processor's model name (Linux: /proc/cpuinfo), else `platform.processor()`, else 'unknown CPU'."
+    import platform
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.lower().startswith('model name'): return line.split(':', 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or 'unknown CPU'
+
+def machine_description(device=None) -> str:
+    """What a timing ran on, for the record beside it: the GPU's name, or the CPU's model, its widest vector
+    instructions as torch uses them, and torch's thread count. The same run's ratios differ between processors
+    (issue 13: an AVX2 processor whose denoiser steps are slower puts the classifier at a smaller share)."""
+    device = torch.device(device) if device is not None else torch.device('cpu')
+    if device.type == 'cuda': return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}), torch {torch.__version__}"
+    return f"{_cpu_model()} ({torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} thread(s), torch {torch.__version__}"
+
 def measure_overhead(unet,  # denoiser, as for `cpsample`
                      scheduler,  # diffusers scheduler
                      classifier,  # random-label classifier, as for `cpsample`
@@ -591,7 +611,8 @@ def measure_overhead(unet,  # denoiser, as for `cpsample`
     runs = _overhead_runs(unet, scheduler, classifier, x_T, alphas=alphas, scale=scale, tau=tau, num_inference_steps=num_inference_steps, device=device)
     for _ in range(warmup):
         for f in runs.values(): f()
-    return OverheadResult(batch_size, num_inference_steps, str(device), *_interleaved(runs, repeats, device, batch_size))
+    return OverheadResult(batch_size, num_inference_steps, str(device), *_interleaved(runs, repeats, device, batch_size),
+                          machine=machine_description(device))
 
 # %% ../nbs/03_sampler.ipynb #0b801b04
 MALLOC_VARS = ('MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'MALLOC_TOP_PAD_')  # glibc's environment names of the thresholds
