@@ -23,7 +23,7 @@ import torch
 from diffusers import DDPMScheduler
 from diffusers.utils import logging as diffusers_logging
 
-from cpsample_nb.sampler import cpsample, measure_overhead
+from cpsample_nb.sampler import cpsample, machine_description, measure_overhead
 from test_sampler import TinyClassifier, tiny_unet
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
@@ -108,6 +108,7 @@ def check_generators(dev):
     assert torch.isfinite(one_each).all() and not torch.equal(one_each, a)
     res = measure_overhead(unet, sched, clf, batch_size=4, num_inference_steps=3, repeats=2)
     assert res.device.startswith(dev.type) and res.repeats == 2 and res.fired['cpsample a=0.5'] == 1.0
+    assert res.machine == machine_description(dev) and (dev.type != 'cuda' or torch.cuda.get_device_name(dev) in res.machine)
 
 
 def test_generators_on_the_device():
