@@ -56,7 +56,8 @@ def main(argv=None):
     swap = classifier_swaps(p, a)
     if not a.default_malloc: print('allocator thresholds:', steady_malloc())
     torch.set_num_threads(a.threads)
-    print('machine:', machine_description())
+    machine = machine_description()
+    print('machine:', machine)
     rows = []
     print('| pair | batch | denoiser step, ms | check, lean, ms | check, diffusers blocks, ms | share, lean | share, diffusers |')
     print('|---|---|---|---|---|---|---|')
@@ -69,7 +70,7 @@ def main(argv=None):
             print(f"| {name} | {b} | {r['unet_ms']:.1f} | {r['check_lean_ms']:.2f} | {r['check_diffusers_ms']:.2f} | "
                   f"{100 * r['share_lean']:.1f}% | {100 * r['share_diffusers']:.1f}% |", flush=True)
     if a.json:
-        with open(a.json, 'w') as f: json.dump({'threads': a.threads, 'machine': machine_description(), 'rows': rows}, f, indent=1)
+        with open(a.json, 'w') as f: json.dump({'threads': a.threads, 'machine': machine, 'rows': rows}, f, indent=1)
 
 
 if __name__ == '__main__':

@@ -95,7 +95,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     malloc = 'default (--default-malloc)' if a.default_malloc else steady_malloc()
     torch.set_num_threads(a.threads)
-    print('machine:', machine_description())
+    machine = machine_description()
+    print('machine:', machine)
     names = a.configs or list(CONFIGS)
     torch.manual_seed(0)
     unet = make_unet(a.size).eval()
@@ -128,7 +129,7 @@ def main(argv=None):
         extra = (' '.join(f"{k}:{v:.3f}" for k, v in r['bands'].items()) + f" / {r['train_seconds']:.0f} s ({r['train_steps']} steps)") if 'bands' in r else ''
         print(f"{r['network']:<20} {r['parameters']:>8,} {r['flop_share']:>10.1%} {r['cost_share_median']:>12.1%} "
               f"[{r['cost_share_min']:.1%}-{r['cost_share_max']:.1%}]{'':>4} {r['ms_per_call']:>7.1f}  {extra}")
-    if a.json: Path(a.json).write_text(json.dumps({'machine': machine_description(), 'denoiser_ms': 1e3 * statistics.median(times['denoiser']), 'malloc': malloc, 'rows': rows}, indent=1))
+    if a.json: Path(a.json).write_text(json.dumps({'machine': machine, 'denoiser_ms': 1e3 * statistics.median(times['denoiser']), 'malloc': malloc, 'rows': rows}, indent=1))
     return rows
 
 

@@ -44,8 +44,9 @@ def main(argv=None):
     malloc = 'default (--default-malloc)' if a.default_malloc else steady_malloc()
     print(f'allocator thresholds: {malloc}')
     torch.set_num_threads(a.threads)
-    print(f'machine: {machine_description(a.device)}')
-    out = {'settings': vars(a) | {'out': str(a.out), 'malloc': malloc, 'machine': machine_description(a.device)}, 'pairs': {}}
+    machine = machine_description(a.device)
+    print(f'machine: {machine}')
+    out = {'settings': vars(a) | {'out': str(a.out), 'malloc': malloc, 'machine': machine}, 'pairs': {}}
     for name in a.pairs:
         den = load_shipped_denoiser(name, a.device)
         clf = pair_classifier(name, swap, a.device)

@@ -49,7 +49,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     print('allocator thresholds:', steady_malloc())
     torch.set_num_threads(a.threads)
-    print('machine:', machine_description())
+    machine = machine_description()
+    print('machine:', machine)
     rows = []
     print(f'SMALL_CPU_BATCH = {SMALL_CPU_BATCH}; {a.threads} threads\n')
     print('| classifier | firing samples | oneDNN, ms | native, ms | faster |')
@@ -63,7 +64,7 @@ def main(argv=None):
                 print(f"| {name} | {n} | {r['onednn_ms']:.2f} | {r['native_ms']:.2f} | "
                       f"{'native' if r['native_ms'] < r['onednn_ms'] else 'oneDNN'} |", flush=True)
     if a.json:
-        with open(a.json, 'w') as f: json.dump({'threads': a.threads, 'machine': machine_description(), 'rows': rows}, f, indent=1)
+        with open(a.json, 'w') as f: json.dump({'threads': a.threads, 'machine': machine, 'rows': rows}, f, indent=1)
 
 
 if __name__ == '__main__':
