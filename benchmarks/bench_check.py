@@ -20,7 +20,8 @@ import time
 import torch
 
 from cpsample_nb.denoiser import load_shipped_denoiser
-from cpsample_nb.sampler import machine_description, no_weight_grads, steady_malloc
+from cpsample_nb.perf import machine_description, steady_malloc
+from cpsample_nb.guidance import no_weight_grads
 
 from pair_classifier import add_classifier_option, classifier_swaps, pair_classifier
 

@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cpsample_nb.classifier import TimeClassifier, count_parameters, latest_checkpoint
 from cpsample_nb.denoiser import make_unet
-from cpsample_nb.sampler import machine_description, steady_malloc
+from cpsample_nb.perf import machine_description, steady_malloc
 
 CONFIGS = {  # name: TimeClassifier settings
     'default (16,32,64)': dict(block_out_channels=(16, 32, 64)),

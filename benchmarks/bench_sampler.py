@@ -29,7 +29,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from diffusers import DDPMScheduler, UNet2DModel
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 
-from cpsample_nb.sampler import cpsample, machine_description, plain_ddim
+from cpsample_nb.sampler import cpsample, plain_ddim
+from cpsample_nb.perf import machine_description
 
 
 class BenchClassifier(nn.Module):

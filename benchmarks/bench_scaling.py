@@ -40,7 +40,7 @@ from diffusers.utils import logging as diffusers_logging
 
 from cpsample_nb.classifier import BACKBONES, GUIDANCE_NET, TimeClassifier
 from cpsample_nb.denoiser import make_unet
-from cpsample_nb.sampler import machine_description, measure_overhead, steady_malloc
+from cpsample_nb.perf import machine_description, measure_overhead, steady_malloc
 
 ALPHAS = (0.5, 0.001)
 

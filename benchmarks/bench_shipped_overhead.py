@@ -22,7 +22,7 @@ import torch
 from cpsample_nb.denoiser import load_shipped_denoiser
 from cpsample_nb.experiments import DATA_SETTINGS, DEMO_SETTINGS
 from cpsample_nb.classifier import count_parameters
-from cpsample_nb.sampler import machine_description, measure_overhead, steady_malloc
+from cpsample_nb.perf import machine_description, measure_overhead, steady_malloc
 
 from pair_classifier import add_classifier_option, classifier_swaps, pair_classifier
 

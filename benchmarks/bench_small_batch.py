@@ -18,7 +18,8 @@ import time
 import torch
 
 from cpsample_nb.experiments import load_shipped_classifier
-from cpsample_nb.sampler import SMALL_CPU_BATCH, machine_description, no_weight_grads, steady_malloc
+from cpsample_nb.guidance import SMALL_CPU_BATCH, no_weight_grads
+from cpsample_nb.perf import machine_description, steady_malloc
 
 
 def guidance_pass(clf, x, t):

@@ -1,4 +1,4 @@
-"""Does a smaller alpha, or a larger protected set, leave ordinary captions alone? The case study of 06_stable_diffusion on
+"""Does a smaller alpha, or a larger protected set, leave ordinary captions alone? The case study of 09_stable_diffusion on
 the shipped mini text-to-image model (prints tables; asserts nothing; one thread).
 
     python benchmarks/sd_study.py EXTRA CLASSIFIER_STEPS ALPHA:S [ALPHA:S ...] [--nonmembers N] [--nonmember-weight W]

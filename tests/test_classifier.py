@@ -1,4 +1,4 @@
-"""Slower and fault tests of `cpsample_nb.classifier` (the quick ones are cells of nbs/02_classifier.ipynb).
+"""Slower and fault tests of `cpsample_nb.classifier` (the quick ones are cells of nbs/03_classifier.ipynb).
 
 - two CPU processes under `accelerate launch` train, the loss falls, the checkpoint loads, and the result
   matches a one-process run with the same seed (both draw the same global batches);

@@ -10,7 +10,8 @@ from scipy.stats import binomtest
 
 from cpsample_nb.denoiser import (SHIPPED, add_train_denoiser_args, load_denoiser, load_shipped_denoiser,
                                   run_train_denoiser, train_denoiser_command, training_images)
-from cpsample_nb.theory import ddim_sample, replication_rate
+from cpsample_nb.ddim import ddim_sample
+from cpsample_nb.theory import replication_rate
 
 
 def _args(*argv):

@@ -23,7 +23,8 @@ import torch
 from diffusers import DDPMScheduler
 from diffusers.utils import logging as diffusers_logging
 
-from cpsample_nb.sampler import cpsample, machine_description, measure_overhead
+from cpsample_nb.sampler import cpsample
+from cpsample_nb.perf import machine_description, measure_overhead
 from test_sampler import TinyClassifier, tiny_unet
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
@@ -183,7 +184,7 @@ def check_helpers(dev):
     "The helpers outside the sampler on `dev`: theory's DDIM with a generator there, SIDE's cohesion, the quality classifier's training."
     from cpsample_nb.evaluation import train_fashion_classifier
     from cpsample_nb.side import cohesion
-    from cpsample_nb.theory import ddim_sample
+    from cpsample_nb.ddim import ddim_sample
     unet, sched, _ = tiny_models()
     x = ddim_sample(unet.to(dev), sched, 3, 4, generator=torch.Generator(dev).manual_seed(0))
     assert x.device.type == dev.type and torch.isfinite(x).all()

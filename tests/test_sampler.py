@@ -1,4 +1,4 @@
-"""CPSample sampler: the diffusers pipeline's save/load round trip, and bad-input and fault cases (nbs/03_sampler.ipynb
+"""CPSample sampler: the diffusers pipeline's save/load round trip, and bad-input and fault cases (nbs/05_sampler.ipynb
 holds the method and its main tests)."""
 import copy
 import json
@@ -11,7 +11,8 @@ from diffusers import ConfigMixin, DDIMPipeline, DDIMScheduler, DDPMScheduler, M
 from diffusers.configuration_utils import register_to_config
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 
-from cpsample_nb.sampler import CPSamplePipeline, cpsample, measure_overhead, plain_ddim, rejection_sample
+from cpsample_nb.sampler import CPSamplePipeline, cpsample, plain_ddim, rejection_sample
+from cpsample_nb.perf import measure_overhead
 
 torch.set_num_threads(1)
 

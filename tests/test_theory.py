@@ -3,7 +3,8 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 
-from cpsample_nb.theory import EmpiricalDenoiser, ddim_sample, replication_rate, sample_shape
+from cpsample_nb.theory import EmpiricalDenoiser, replication_rate
+from cpsample_nb.ddim import ddim_sample, sample_shape
 
 
 @pytest.fixture
