@@ -734,8 +734,6 @@ def plot_memorisation(history: list,  # `TrainResult.history` (or a checkpoint's
                       path=None,  # write a PNG here if given
                      ):
     "Cross-entropy per time band and kappa against training steps (log scale); returns the figure."
-    import matplotlib
-    if path is not None: matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     if not history: raise ValueError("no memorisation reports to plot: train with eval_every > 0")
     steps = [h['step'] for h in history]

@@ -249,7 +249,6 @@ def add_train_denoiser_args(p: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 def plot_replication(log: list, path) -> Path:
     "Plot the logged replication rates (>0.95, >0.97) and loss against steps; save a PNG."
-    import matplotlib; matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 3))
     steps = [r['step'] for r in log]

@@ -380,7 +380,6 @@ def stage_sweep(out: Path, results: dict, sets: dict, unet, scheduler, classifie
                 alphas=SWEEP_GRID['alphas'], scales=SWEEP_GRID['scales'], n: int = SWEEP_GRID['n'],
                 thresholds=None, seed: int = 0, rejection: bool = True):
     "CPSample over an (alpha, scale) grid, each cell from the same `n` noises, with plain DDIM and rejection sampling as reference points."
-    import matplotlib; matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     thresholds = tuple(thresholds or sets.get('thresholds', (0.95, 0.97)))
     train = sets['protected'].images

@@ -435,8 +435,6 @@ def plot_lambda_sweep(runs: dict,  # target name -> SideRun
                       path=None,  # write a PNG here if given
                      ):
     "AMS and UMS per band and the 95th-percentile similarity against lambda for SIDE and Cond (UnCond dotted), one column per target."
-    import matplotlib
-    if path is not None: matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     if not runs: raise ValueError("no SIDE runs to plot")
     fig, axes = plt.subplots(3, len(runs), figsize=(4.6 * len(runs), 8.5), squeeze=False)
@@ -468,8 +466,6 @@ def pairs_figure(run: SideRun,  # one target's run
                  path=None,  # write a PNG here if given
                 ):
     "The k most similar (sample, nearest training image) pairs of UnCond and of Cond and SIDE at their best lambda."
-    import matplotlib
-    if path is not None: matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     arms = [run.arm('UnCond', 0.0), run.arm('Cond'), run.arm('SIDE')]
     gen = {f"{s.name} {s.lam:g}": run.images[f"{s.name} {s.lam:g}"] for s in arms}

@@ -29,3 +29,16 @@ def root():
 def test_flags():
     "Notebook flags switched on for this run (`make test FLAGS='slow gpu'`)."
     return os.environ.get('CPSAMPLE_TEST_FLAGS', '').replace(',', ' ').split()
+
+
+def pytest_addoption(parser, pluginmanager):
+    "With xdist switched off (`-p no:xdist`, one process), accept and ignore pytest.ini's `-n 2 --dist loadgroup`."
+    if not pluginmanager.has_plugin('xdist'):
+        group = parser.getgroup('xdist', 'xdist is switched off (-p no:xdist): these are accepted and ignored')
+        group._addoption('-n', '--numprocesses', dest='numprocesses', default=None)
+        group._addoption('--dist', dest='dist', default='no')
+
+
+def pytest_configure(config):
+    if not config.pluginmanager.has_plugin('xdist'):
+        config.addinivalue_line('markers', 'xdist_group(name): tests xdist keeps on one worker (ignored without xdist)')

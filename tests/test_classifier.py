@@ -16,11 +16,14 @@ from conftest import ROOT, tool
 from cpsample_nb import classifier as C
 from cpsample_nb.data import load_faces
 
+SLOW = 'slow' in os.environ.get('CPSAMPLE_TEST_FLAGS', '').replace(',', ' ').split()
+
 SMALL = ['--data', 'faces', '--limit', '8', '--batch-size', '8', '--channels', '8,16', '--groups', '4',
          '--lr', '1e-2', '--t-power', '4', '--eval-every', '10', '--checkpoint-every', '20', '--quiet']
 
 
 @pytest.mark.xdist_group('classifier')
+@pytest.mark.skipif(not SLOW, reason="two accelerate processes training (CPSAMPLE_TEST_FLAGS=slow)")
 def test_two_process_accelerate_training(tmp_path):
     "accelerate launch --cpu --num_processes 2: loss falls, checkpoint loads, same weights as one process."
     script = tmp_path / 'train.py'

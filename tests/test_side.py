@@ -1,11 +1,14 @@
 """`cpsample attack-side` (cpsample_nb.side.main) as a user runs it: outputs, resuming, and clear errors for bad input."""
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+SLOW = 'slow' in os.environ.get('CPSAMPLE_TEST_FLAGS', '').replace(',', ' ').split()
 
 ENTRY = 'import sys; from cpsample_nb.side import main; sys.exit(main(sys.argv[1:]))'
 
@@ -14,6 +17,7 @@ def run(*args):
     return subprocess.run([sys.executable, '-c', ENTRY, *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.skipif(not SLOW, reason="the quick SIDE run as a command: 10_side runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
 def test_quick_run_writes_results_report_and_figures_and_resumes(tmp_path):
     out = tmp_path / 'side'
     r = run('--model', 'faces', '--protect', 'faces', '--out', out, '--quick', '--threads', '1')

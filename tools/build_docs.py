@@ -1,19 +1,20 @@
-"""Build the static docs site from the notebooks, offline (Sphinx + myst-nb; Quarto is not available).
+"""Build the static docs site from the notebooks and the outputs kept in them, offline (Sphinx + myst-nb).
 
-    python tools/build_docs.py [--out _build/html] [--src _build/docs_src]
+    python tools/build_docs.py [--out _build/html] [--src _build/docs_src] [--execute]
 
 Every notebook in nbs/ is passed through nbdev's notebook processing (directives parsed, `#| hide`
-cells dropped, directive lines stripped, `#| slow` / `#| gpu` cells tagged so they are shown but not
-executed), then myst-nb executes it and Sphinx renders it with its outputs. An API reference page
-documents every exported module with signatures and docstrings (autodoc); Sphinx's search index
-and the furo theme give search and navigation.
+cells dropped, directive lines stripped) and Sphinx renders it with the outputs the notebook keeps: nothing
+is executed, so the site is only as fresh as the notebooks' outputs (`make outputs`, tools/execute_nbs.py,
+writes them). `--execute` runs every notebook again with myst-nb instead (minutes; cells flagged
+`#| slow` / `#| gpu` are tagged `skip-execution` and show whatever outputs they keep).
+An API reference page documents every exported module with signatures and docstrings (autodoc);
+Sphinx's search index and the furo theme give search and navigation.
 
 Everything a page loads is in the site: MathJax 3 comes from the pinned PyPI package
 `sphinx-mathjax-offline` (settings.ini `dev_requirements`), copied to `_static/mathjax`, so formulas
 render offline; no page references a CDN. Code and outputs wrap at the theme's width (`_static/wrap.css`).
 """
 import argparse
-import hashlib
 import shutil
 import sys
 from pathlib import Path
@@ -38,7 +39,6 @@ html_title = "cpsample-nb"
 nb_execution_mode = "{mode}"
 nb_execution_timeout = 1200
 nb_execution_raise_on_error = True
-nb_execution_cache_path = "{cache}"
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 autodoc_member_order = "bysource"
@@ -52,33 +52,18 @@ div.highlight pre, div.cell_output pre, .output pre { white-space: pre-wrap; ove
 """
 
 
-def execution_cache() -> Path:
-    """The notebooks' execution cache for this state of the package and its requirements.
-
-    jupyter-cache keys a notebook's outputs on its code cells only; a change to a module (or to the installed
-    requirements, e.g. ipywidgets, which decides whether tqdm warns in a kernel) would otherwise keep old outputs."""
-    h = hashlib.sha256()
-    for p in sorted((ROOT / 'cpsample_nb').rglob('*.py')) + [ROOT / 'settings.ini']:
-        if p.name != '_modidx.py': h.update(p.read_bytes())
-    base = ROOT / '_build' / '.jupyter_cache'
-    cache = base / h.hexdigest()[:16]
-    if base.exists():
-        for old in base.iterdir():
-            if old != cache: shutil.rmtree(old) if old.is_dir() else old.unlink()
-    return cache
-
-
 def exported_modules():
     "Modules of cpsample_nb written by nbdev (every .py except private ones)."
     return sorted(p.stem for p in (ROOT / 'cpsample_nb').glob('*.py') if not p.stem.startswith('_'))
 
 
 def process_notebook(src: Path, dest: Path):
-    "Write a reader's copy of notebook `src` to `dest` (nbdev-processed, slow/gpu cells not executed)."
+    "Write a reader's copy of notebook `src` to `dest`: nbdev-processed, with the outputs `src` keeps (slow/gpu cells tagged)."
     cells = []
     for cell, d in processed_cells(src):
         if cell.cell_type == 'code':
             new = nbformat.v4.new_code_cell(cell.source)
+            new.outputs = [nbformat.from_dict(dict(o)) for o in cell.get('outputs', [])]
             flags = [f for f in SKIP_FLAGS if f in d]
             if flags: new.metadata['tags'] = ['skip-execution']
             cells.append(new)
@@ -89,10 +74,10 @@ def process_notebook(src: Path, dest: Path):
     nbformat.write(nb, dest)
 
 
-def write_sources(src_dir: Path, mode: str, cache: Path):
+def write_sources(src_dir: Path, mode: str):
     if src_dir.exists(): shutil.rmtree(src_dir)
     src_dir.mkdir(parents=True)
-    (src_dir / 'conf.py').write_text(CONF.format(mode=mode, cache=cache.as_posix()))
+    (src_dir / 'conf.py').write_text(CONF.format(mode=mode))
     (src_dir / '_static').mkdir()
     (src_dir / '_static' / 'wrap.css').write_text(WRAP_CSS)
     if (ROOT / 'nbs' / 'images').is_dir(): shutil.copytree(ROOT / 'nbs' / 'images', src_dir / 'images')  # figures the notebooks' markdown shows
@@ -114,11 +99,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--out', default=str(ROOT / '_build' / 'html'), help='where the HTML site goes')
     ap.add_argument('--src', default=str(ROOT / '_build' / 'docs_src'), help='scratch folder for processed sources')
-    ap.add_argument('--no-exec', action='store_true', help='render notebooks without executing them')
+    ap.add_argument('--execute', action='store_true', help='execute every notebook again (minutes) instead of '
+                    'rendering the outputs the notebooks keep')
     a = ap.parse_args(argv)
     from sphinx.cmd.build import build_main
     src = Path(a.src)
-    write_sources(src, 'off' if a.no_exec else 'cache', execution_cache())
+    write_sources(src, 'force' if a.execute else 'off')
     rc = build_main(['-b', 'html', '-q', str(src), a.out])
     if rc == 0: print(f'docs site written to {a.out}/index.html')
     return rc

@@ -10,6 +10,11 @@ from nbdev.process import NBProcessor
 
 SKIP_FLAGS = ('slow', 'gpu')
 
+# What must not show in a kept or rendered output: warnings, tracebacks, temporary and machine paths
+# (tools/execute_nbs.py refuses to keep such outputs; tests/test_docs.py checks the rendered pages).
+NOISE = [r'Traceback \(most recent call last\)', r'\b\w*Warning\b', r'\bwarn\(', r'(?<![\w/])/tmp/', r'site-packages', r'\.venv\b',
+         r'/home/\w', r'/root/']
+
 
 def _strip_directives(source: str) -> str:
     lines = [l for l in source.splitlines() if not l.lstrip().startswith('#|')]
