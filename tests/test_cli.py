@@ -59,6 +59,7 @@ def test_demo_unknown_data_is_a_clear_error(tmp_path):
     assert not (tmp_path / 'x').exists()
 
 
+@pytest.mark.skipif(not SLOW, reason="another demo-argument error as a process; test_demo_bad_alpha_is_a_clear_error covers the path (CPSAMPLE_TEST_FLAGS=slow)")
 def test_demo_bad_size_is_a_clear_error(tmp_path):
     r = run('demo', '--quick', '--size', '0', '--out', str(tmp_path / 'x'))
     assert r.returncode == 1
@@ -78,6 +79,7 @@ def test_sample_and_evaluate_have_help():
         assert r.returncode == 0 and all(f in r.stdout for f in flags), r.stdout
 
 
+@pytest.mark.skipif(not SLOW, reason="sample + evaluate as commands (four processes); 11_experiments runs both in-process (CPSAMPLE_TEST_FLAGS=slow)")
 def test_sample_then_evaluate_on_the_shipped_faces_model(tmp_path):
     common = ['--model', 'faces', '--n', '6', '--steps', '3', '--batch-size', '4', '--threads', '1']
     r = run('sample', *common, '--classifier', 'faces', '--out', str(tmp_path / 'cp.safetensors'))
