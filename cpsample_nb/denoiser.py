@@ -25,10 +25,10 @@ from .ddim import ddim_sample
 from .theory import replication_rate
 
 # %% auto #0
-__all__ = ['DATA_NAMES', 'SHIPPED', 'make_unet', 'training_images', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint',
-           'TrainConfig', 'train_denoiser', 'export_denoiser', 'Denoiser', 'load_denoiser', 'load_shipped_denoiser',
-           'add_train_denoiser_args', 'plot_replication', 'evaluate_replication', 'initial_unet', 'heldout_images',
-           'train_denoiser_command', 'run_train_denoiser']
+__all__ = ['DATA_NAMES', 'make_unet', 'training_images', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint', 'TrainConfig',
+           'train_denoiser', 'export_denoiser', 'Denoiser', 'load_denoiser', 'add_train_denoiser_args',
+           'plot_replication', 'evaluate_replication', 'initial_unet', 'heldout_images', 'train_denoiser_command',
+           'run_train_denoiser']
 
 # %% ../nbs/06_denoiser.ipynb #6ab50a0c
 def make_unet(sample_size: int = 16,  # image height and width
@@ -209,16 +209,6 @@ def load_denoiser(folder, device='cpu') -> Denoiser:
         full = training_images(d['name'], d['size'], d.get('channels')).to(device)
         subset = ProtectedSubset(full[torch.tensor(d['indices'])], torch.tensor(d['indices']), d['subset_seed'], len(full))
     return Denoiser(unet, sched, manifest, subset)
-
-SHIPPED = {'faces': 'denoiser_faces16',  # 50 LFW faces, trained until it copies them
-           'fashion': 'denoiser_fashion16',  # pretrained on the 60,000 Fashion-MNIST images, fine-tuned on a 300-image subset
-           'fashion_pretrained': 'denoiser_fashion16_pretrained'}  # the 60,000-image model it was fine-tuned from
-
-def load_shipped_denoiser(name: str = 'faces', device='cpu') -> Denoiser:
-    "A denoiser that ships with the package (1.06M-parameter UNets, 16x16): `'faces'`, `'fashion'` or `'fashion_pretrained'` (see `SHIPPED`)."
-    if name not in SHIPPED: raise ValueError(f"no shipped denoiser named {name!r}; available: {', '.join(SHIPPED)}")
-    from importlib.resources import files
-    return load_denoiser(Path(str(files('cpsample_nb') / 'assets' / SHIPPED[name])), device)
 
 # %% ../nbs/06_denoiser.ipynb #72c79749
 def add_train_denoiser_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -23,15 +23,15 @@ from tqdm.auto import tqdm
 from .data import pixel_features, to_image, write_json
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'FEATURE_KINDS', 'QUALITY_ASSET', 'format_table', 'Result', 'as_features',
-           'check_threshold', 'ModelFeatures', 'load_feature_model', 'feature_fn', 'NNIndex', 'replication_share',
-           'chi2_reduction_test', 'ReplicationStats', 'Chi2Test', 'plot_similarity_hist', 'top_pairs',
-           'plot_most_similar_pairs', 'GaussianStats', 'frechet_distance', 'PixelPCA', 'FrechetDistance',
-           'inception_features', 'FashionNet', 'train_fashion_classifier', 'class_probs_of', 'accuracy',
-           'fmnist_features', 'fd_fmnist_classifier', 'classifier_confidence', 'save_quality_classifier',
-           'load_quality_classifier', 'add_train_quality_args', 'run_train_quality', 'reconstruction_loss',
-           'ztest_one_tailed', 'MIAResult', 'membership_inference', 'Table', 'mia_table', 'PermutationResult',
-           'permutation_test', 'Evaluation', 'evaluate_samples', 'SweepResult', 'sweep', 'plot_protection_quality']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'FEATURE_KINDS', 'format_table', 'Result', 'as_features', 'check_threshold',
+           'ModelFeatures', 'load_feature_model', 'feature_fn', 'NNIndex', 'replication_share', 'chi2_reduction_test',
+           'ReplicationStats', 'Chi2Test', 'plot_similarity_hist', 'top_pairs', 'plot_most_similar_pairs',
+           'GaussianStats', 'frechet_distance', 'PixelPCA', 'FrechetDistance', 'inception_features', 'FashionNet',
+           'train_fashion_classifier', 'class_probs_of', 'accuracy', 'fmnist_features', 'fd_fmnist_classifier',
+           'classifier_confidence', 'save_quality_classifier', 'add_train_quality_args', 'run_train_quality',
+           'reconstruction_loss', 'ztest_one_tailed', 'MIAResult', 'membership_inference', 'Table', 'mia_table',
+           'PermutationResult', 'permutation_test', 'Evaluation', 'evaluate_samples', 'SweepResult', 'sweep',
+           'plot_protection_quality']
 
 # %% ../nbs/07_evaluation.ipynb #404b0ae9
 def _jsonable(v):
@@ -517,23 +517,11 @@ def classifier_confidence(samples: torch.Tensor,  # (N, 1, H, W) images
     return out
 
 # %% ../nbs/07_evaluation.ipynb #0e74e8ed
-QUALITY_ASSET = 'fmnist_classifier16'  # folder under cpsample_nb/assets/ holding the shipped quality classifier
-
 def save_quality_classifier(model: FashionNet, folder, manifest: dict) -> Path:
     "Write the classifier (safetensors + config) and `manifest.json` to `folder`."
     folder = Path(folder); model.save_pretrained(folder)
     write_json(folder / 'manifest.json', {**manifest, 'n_parameters': sum(p.numel() for p in model.parameters())})
     return folder
-
-def load_quality_classifier(folder=None,  # a folder written by `save_quality_classifier` (default: the shipped one)
-                            device='cpu') -> tuple[FashionNet, dict]:
-    "The Fashion-MNIST quality classifier and its manifest (test accuracy, command, wall time)."
-    if folder is None:
-        from importlib.resources import files
-        folder = Path(str(files('cpsample_nb') / 'assets' / QUALITY_ASSET))
-    folder = Path(folder)
-    if not (folder / 'manifest.json').exists(): raise FileNotFoundError(f"{folder} holds no manifest.json: not a quality classifier folder")
-    return FashionNet.from_pretrained(folder).to(device).eval(), json.loads((folder / 'manifest.json').read_text())
 
 # %% ../nbs/07_evaluation.ipynb #cc28149f
 def add_train_quality_args(p):

@@ -14,12 +14,14 @@ from torch import nn
 from diffusers import DDIMScheduler
 from diffusers.utils.torch_utils import randn_tensor
 
-from .ddim import _real
+from .data import nn_cosine, pixel_features
+from .ddim import _eps_of, _real, ddim_loop, sample_shape
 
 # %% auto #0
 __all__ = ['SETTINGS', 'SMALL_CPU_BATCH', 'cp_targets', 'class_probs', 'log_prob_tau', 'Guidance', 'small_batch_convs',
            'cp_guidance', 'wants_check', 'no_weight_grads', 'guided_eps', 'cp_step', 'check_guidance_args',
-           'CPGuidance', 'TimeWindow', 'MostConfident']
+           'CPGuidance', 'TimeWindow', 'MostConfident', 'classifier_gate', 'x0_bound_gate', 'GateReport', 'gate_report',
+           'AMGGuidance']
 
 # %% ../nbs/04_guidance.ipynb #68c3a9b5
 SETTINGS = {  # CPSample's (alpha, scale, tau) by use; tau is App. D's 1e-3 everywhere
@@ -253,3 +255,126 @@ class MostConfident(_Wrapper):
         best = logits.detach().float().softmax(-1).amax(-1).argmax(0)  # (N,) the most confident member per sample
         return logits[best, torch.arange(len(x), device=x.device)]
 
+
+# %% ../nbs/04_guidance.ipynb #4f9b0a22
+def classifier_gate(classifier,  # random-label classifier (x_t, t) -> (N, 2) logits
+                   ):
+    "CPSample's gate: the classifier's confidence max_y p(y | x_t, t) (the rule fires where 1 - confidence < alpha)."
+    def gate(x, t, x0_hat):
+        ts = torch.full((len(x),), int(t), device=x.device, dtype=torch.long)
+        with torch.no_grad(): logits = classifier(x.to(_model_dtype(classifier, x.dtype)), ts)
+        _check_logits(logits, len(x))
+        return class_probs(logits).amax(1)
+    return gate
+
+def x0_bound_gate(protected: torch.Tensor,  # the protected images S (n, C, H, W) in [-1, 1]
+                 ):
+    "The bound: cosine of the step's x0_hat to its nearest image of S (a gate that keeps S at sampling time)."
+    return lambda x, t, x0_hat: nn_cosine(x0_hat.clamp(-1, 1), protected.to(x0_hat.device))
+
+# %% ../nbs/04_guidance.ipynb #43067b45
+def _auc(labels: torch.Tensor, scores: torch.Tensor) -> float:
+    "ROC AUC of `scores` for boolean `labels` (ties count half); NaN when one class is empty."
+    pos, neg = scores[labels].double(), scores[~labels].double()
+    if len(pos) == 0 or len(neg) == 0: return float('nan')
+    return ((pos[:, None] > neg[None]).double().mean() + 0.5 * (pos[:, None] == neg[None]).double().mean()).item()
+
+@dataclass
+class GateReport:
+    "Per step: the AUC of a gate's score and of the x0_hat bound for 'this trajectory ends as a copy'; firing shares at alpha."
+    timesteps: list  # the DDIM timesteps, in sampling order
+    auc: list  # the gate's AUC per step
+    bound_auc: list  # the x0_hat bound's AUC per step
+    n: int  # trajectories
+    copies: int  # of them ending as a copy
+    threshold: float  # copy threshold (pixel cosine)
+    alpha: float  # tolerance for the firing shares
+    fired_copies: float  # share of copy trajectories on which 1 - score < alpha at some step
+    fired_novel: float  # the same share on the others
+
+    def at(self, t: int) -> dict:
+        "The row of the step nearest to timestep t."
+        k = min(range(len(self.timesteps)), key=lambda i: abs(self.timesteps[i] - t))
+        return {'t': self.timesteps[k], 'auc': self.auc[k], 'bound_auc': self.bound_auc[k]}
+
+    def plot(self, ax=None, title: str | None = None):
+        "AUC against t for the gate and the bound; returns the axes."
+        import matplotlib.pyplot as plt
+        ax = ax or plt.subplots(figsize=(6, 3.2))[1]
+        ax.plot(self.timesteps, self.auc, 'o-', ms=3, label='gate'); ax.plot(self.timesteps, self.bound_auc, 's--', ms=3, label='x0_hat bound')
+        ax.axhline(0.5, color='grey', lw=0.8); ax.set_xlabel('t'); ax.set_ylabel('AUC: ends as a copy'); ax.set_ylim(0.4, 1.02)
+        ax.invert_xaxis(); ax.legend(); ax.set_title(title or f"{self.copies}/{self.n} copies; fires on {self.fired_copies:.0%} of copies, {self.fired_novel:.0%} of novel (alpha {self.alpha:g})", fontsize=9)
+        return ax
+
+# %% ../nbs/04_guidance.ipynb #451bd09a
+def gate_report(unet,  # denoiser (diffusers UNet2DModel or callable (x_t, t) -> eps)
+                scheduler,  # its diffusers scheduler (the config builds the DDIM sampler)
+                gate,  # (x_t, t, x0_hat) -> (N,) score in [0.5, 1] (e.g. `classifier_gate(clf)`)
+                protected: torch.Tensor,  # the protected images S
+                *, threshold: float,  # copy threshold (pixel cosine), e.g. `data.heldout_threshold`
+                alpha: float = SETTINGS['paper']['alpha'],  # tolerance for the firing shares
+                n: int = 600, num_inference_steps: int = 50, batch_size: int = 200, seed: int = 0,
+                progress=None,  # wraps the batch iterator (e.g. tqdm)
+               ) -> GateReport:
+    "Score `n` plain DDIM trajectories with `gate` and the x0_hat bound at every step; AUC per step for 'ends as a copy'."
+    check_guidance_args(alpha, 0.0, 1.0)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2: raise ValueError(f"n must be an integer of at least 2 trajectories, got {n!r}")
+    ddim = DDIMScheduler.from_config(scheduler.config); ddim.set_timesteps(num_inference_steps)
+    bound, shape, dev = x0_bound_gate(protected), sample_shape(unet), _model_attr(unet, 'device', torch.device('cpu'))
+    S, B, F_ = [], [], []
+    for i in (progress or iter)(range(0, n, batch_size)):
+        s, b = [], []
+        def eps_fn(x, t):
+            with torch.no_grad(): eps = _eps_of(unet, x, t)
+            abar = ddim.alphas_cumprod[int(t)].item()
+            x0 = (x - math.sqrt(1 - abar) * eps) / math.sqrt(abar)
+            s.append(gate(x, t, x0).float().cpu()); b.append(bound(x, t, x0).float().cpu())
+            return eps
+        x = randn_tensor((min(batch_size, n - i), *shape), generator=torch.Generator().manual_seed(seed + i)).to(dev)
+        with torch.no_grad(): F_.append(ddim_loop(ddim, x, eps_fn).clamp(-1, 1).cpu())
+        S.append(torch.stack(s, 1)); B.append(torch.stack(b, 1))
+    S, B = torch.cat(S), torch.cat(B)
+    copy = nn_cosine(torch.cat(F_), protected.cpu()) > threshold
+    fired = ((1 - S) < alpha).any(1)
+    share = lambda m: fired[m].float().mean().item() if m.any() else float('nan')
+    return GateReport(ddim.timesteps.tolist(), [_auc(copy, S[:, k]) for k in range(S.shape[1])], [_auc(copy, B[:, k]) for k in range(B.shape[1])],
+                      n, int(copy.sum()), float(threshold), float(alpha), share(copy), share(~copy))
+
+# %% ../nbs/04_guidance.ipynb #995e8281
+class AMGGuidance:
+    "AMG's dissimilarity guidance (Chen et al. 2024) with the protected set S at sampling time: `guide(eps, x_t, t, abar_t)` is eps_hat."
+    def __init__(self, protected: torch.Tensor,  # the protected images S (n, C, H, W) in [-1, 1]
+                 threshold: float = 0.9,  # push only samples whose x0_hat has pixel cosine above this to its nearest image of S
+                 scale: float = 1.0,  # guidance scale s >= 0
+                 keep: bool = True):  # keep each step's similarities in `steps`
+        import faiss
+        if not torch.is_tensor(protected) or protected.ndim != 4 or len(protected) == 0:
+            raise ValueError(f"protected must be a non-empty (n, C, H, W) tensor, got {getattr(protected, 'shape', type(protected).__name__)}")
+        if not -1 <= _real('threshold', threshold) < 1: raise ValueError(f"threshold must be a cosine in [-1, 1), got {threshold}")
+        check_guidance_args(0.5, scale, 1.0)
+        self.S = pixel_features(protected).float()
+        self.index = faiss.IndexFlatIP(self.S.shape[1]); self.index.add(self.S.numpy())
+        self.threshold, self.scale, self.keep, self.steps, self.last = float(threshold), float(scale), keep, [], None
+        self.classifier = None  # nothing to freeze
+
+    def __call__(self, eps: torch.Tensor, x: torch.Tensor, t, abar_t: float) -> torch.Tensor:
+        "eps_hat: eps pushed, for the samples whose x0_hat is near S, along the gradient that lowers the similarity."
+        abar = float(abar_t)
+        with torch.enable_grad():
+            x0 = ((x.detach().float() - math.sqrt(1 - abar) * eps.detach().float()) / math.sqrt(abar)).requires_grad_(True)
+            f = pixel_features(x0)
+            nn_idx = torch.as_tensor(self.index.search(f.detach().cpu().numpy(), 1)[1][:, 0], device=x.device)
+            sim = (f * self.S.to(x.device)[nn_idx]).sum(1)
+            push = sim.detach() > self.threshold
+            grad = torch.autograd.grad(sim[push].sum(), x0)[0] / math.sqrt(abar) if bool(push.any()) and self.scale > 0 else torch.zeros_like(x0)
+        self.last = push if self.scale > 0 else None
+        if self.keep: self.steps.append(sim.detach().cpu())
+        hat = (eps.float() + self.scale * math.sqrt(1 - abar) * grad).to(eps.dtype)
+        return torch.where(push.view(-1, *[1] * (eps.ndim - 1)), hat, eps)
+
+    @property
+    def pushed(self) -> torch.Tensor | None:
+        "(N,) bool: samples the last call pushed (None before any call, or at scale 0)."
+        return self.last
+
+    def settings(self) -> dict: return {'threshold': self.threshold, 'scale': self.scale, 'protected': len(self.S)}

@@ -12,11 +12,11 @@ from diffusers import DDIMScheduler, DiffusionPipeline, ImagePipelineOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from .ddim import _eps_of, check_sampling_args, ddim_loop
-from .guidance import SETTINGS, CPGuidance, _check_logits, _model_attr, _model_dtype, cp_step, no_weight_grads
+from .guidance import SETTINGS, AMGGuidance, CPGuidance, _check_logits, _model_attr, _model_dtype, cp_step, no_weight_grads
 
 # %% auto #0
-__all__ = ['dry_run', 'CPSampleTrace', 'cpsample', 'plot_trace', 'plain_ddim', 'RejectionResult', 'rejection_sample',
-           'CPSamplePipelineOutput', 'CPSamplePipeline']
+__all__ = ['dry_run', 'CPSampleTrace', 'cpsample', 'plot_trace', 'plain_ddim', 'amg_sample', 'RejectionResult',
+           'rejection_sample', 'CPSamplePipelineOutput', 'CPSamplePipeline']
 
 # %% ../nbs/05_sampler.ipynb #2788f75e
 def _image_shape(unet, sample_shape=None, x_T=None) -> tuple:
@@ -124,7 +124,8 @@ def _check_classes(unet, class_labels, n, guidance_scale, null_class, device) ->
     return dict(class_labels=labels, guidance_scale=float(guidance_scale), null_class=null_class)
 
 # %% ../nbs/05_sampler.ipynb #690f2c28
-def _loop(unet, ddim, x, guide: CPGuidance | None, *, eta, generator, cond, progress_bar, use_clipped_model_output=None):
+def _loop(unet, ddim, x, guide,  # CPGuidance, AMGGuidance or None
+           *, eta, generator, cond, progress_bar, use_clipped_model_output=None):
     "`ddim.ddim_loop` with `guide`'s eps_hat (None: the denoiser's eps) and `cp_step`; the final x in [-1, 1]."
     def eps_fn(x, t):
         with torch.no_grad(): eps = _eps(unet, x, t, **cond)
@@ -132,7 +133,7 @@ def _loop(unet, ddim, x, guide: CPGuidance | None, *, eta, generator, cond, prog
     def step(eps, t, x):
         with torch.no_grad():
             return cp_step(ddim, eps, t, x, guide and guide.pushed, eta=eta, generator=generator, use_clipped_model_output=use_clipped_model_output)
-    with no_weight_grads(guide.classifier if guide else None): x = ddim_loop(ddim, x, eps_fn, step, progress_bar=progress_bar)
+    with no_weight_grads(getattr(guide, 'classifier', None)): x = ddim_loop(ddim, x, eps_fn, step, progress_bar=progress_bar)
     return x.clamp(-1, 1)
 
 def cpsample(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
@@ -212,6 +213,24 @@ def plain_ddim(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
                              null_class=null_class, device=device, dry=dry_run)
     return _loop(unet, ddim, x, None, eta=eta, generator=generator, cond=cond, progress_bar=progress_bar or (lambda it: it),
                  use_clipped_model_output=use_clipped_model_output)
+
+# %% ../nbs/05_sampler.ipynb #d3af6a3e
+def amg_sample(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
+               scheduler,  # diffusers scheduler
+               protected: torch.Tensor,  # the protected images S: AMG keeps them at sampling time
+               *,
+               batch_size: int,  # number of images
+               num_inference_steps: int = 50,  # DDIM steps
+               threshold: float = 0.9,  # pixel cosine of x0_hat to S above which a sample is pushed
+               scale: float = 1.0,  # guidance scale
+               eta: float = 0.0, generator=None, x_T: torch.Tensor | None = None, device=None, progress_bar=None, dry_run: bool = True,
+              ) -> torch.Tensor:
+    "Baseline: DDIM with AMG's dissimilarity guidance (`guidance.AMGGuidance`), images (N, C, H, W) in [-1, 1]."
+    check_sampling_args(scheduler, batch_size=batch_size, num_inference_steps=num_inference_steps, eta=eta)
+    guide = AMGGuidance(protected, threshold, scale)
+    ddim, x, cond = _prepare(unet, scheduler, None, batch_size=batch_size, num_inference_steps=num_inference_steps, generator=generator,
+                             x_T=x_T, sample_shape=None, class_labels=None, guidance_scale=1.0, null_class=None, device=device, dry=dry_run)
+    return _loop(unet, ddim, x, guide, eta=eta, generator=generator, cond=cond, progress_bar=progress_bar or (lambda it: it))
 
 # %% ../nbs/05_sampler.ipynb #a09e7a20
 @dataclass

@@ -1,10 +1,9 @@
 """Fault cases of the data loaders that a user meets with their own files."""
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from cpsample_nb.data import load_image_folder, protected_subset, ProtectedSubset, load_faces
+from cpsample_nb.data import load_image_folder
 
 
 def test_truncated_png_is_named(tmp_path):
@@ -28,12 +27,3 @@ def test_rgba_and_rgb_load_together_as_colour(tmp_path):
     x = load_image_folder(tmp_path, 4)
     assert x.shape == (2, 3, 4, 4) and x[0].max() == -1 and x[1].min() == 1
 
-
-def test_subset_json_round_trip_and_mismatch(tmp_path):
-    faces = load_faces(8)
-    sub = protected_subset(faces, 30, seed=7)
-    sub.save(tmp_path / 's.json')
-    back = ProtectedSubset.load(tmp_path / 's.json', faces)
-    assert torch.equal(back.images, sub.images)
-    with pytest.raises(ValueError, match='drawn from 100 images but 99'):
-        ProtectedSubset.load(tmp_path / 's.json', faces[:99])

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 from scipy.stats import binomtest
 
-from cpsample_nb.denoiser import (SHIPPED, add_train_denoiser_args, load_denoiser, load_shipped_denoiser,
-                                  run_train_denoiser, train_denoiser_command, training_images)
+from cpsample_nb.denoiser import add_train_denoiser_args, load_denoiser, run_train_denoiser, train_denoiser_command
+from cpsample_nb.models import SHIPPED, load_shipped_denoiser
 from cpsample_nb.ddim import ddim_sample
 from cpsample_nb.theory import replication_rate
 
@@ -67,7 +67,6 @@ def test_command_round_trips_through_the_cpsample_parser(tmp_path):
 
 
 def test_bad_input(tmp_path):
-    with pytest.raises(ValueError, match='faces, digits, fashion or an existing image folder'): training_images('nope')
     with pytest.raises(FileNotFoundError, match='manifest.json'): load_denoiser(tmp_path)
     with pytest.raises(ValueError, match="available: faces"): load_shipped_denoiser('cats')
     with pytest.raises(SystemExit): _args('--data', 'faces')  # --out is required
@@ -85,7 +84,7 @@ def test_the_shipped_faces_denoiser_copies():
     k = round(replication_rate(s, den.subset.images) * 24)
     ci = binomtest(k, 24).proportion_ci(0.99)
     assert ci.low <= m['final_evaluation']['rep95'] <= ci.high, (k, m['final_evaluation'])
-    assert set(SHIPPED) == {'faces', 'fashion', 'fashion_pretrained'}
+    assert set(SHIPPED['denoiser']) == {'faces', 'fashion', 'fashion_pretrained'}
 
 
 def test_the_shipped_fashion_denoisers_are_the_papers_regime():

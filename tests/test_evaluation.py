@@ -13,9 +13,9 @@ from PIL import Image
 
 from cpsample_nb.data import load_faces, load_nonfaces, pixel_features
 from cpsample_nb.evaluation import (
-    IMAGENET_MEAN, IMAGENET_STD, FrechetDistance, GaussianStats, NNIndex, ReplicationStats, evaluate_samples,
+    IMAGENET_MEAN, IMAGENET_STD, FrechetDistance, GaussianStats, NNIndex, evaluate_samples,
     feature_fn, frechet_distance, load_feature_model, membership_inference, permutation_test, reconstruction_loss,
-    replication_share, sweep,
+    sweep,
 )
 
 
@@ -194,10 +194,6 @@ def test_bad_inputs(faces):
         evaluate_samples({'ddim': faces[:4]}, faces, heldout=faces[:0])
     with pytest.raises(ValueError, match='feature dimension 64 but the index holds dimension 256'):
         evaluate_samples({'ddim': faces[:4]}, faces, heldout=load_faces(8), quality=None)
-    with pytest.raises(ValueError, match='outside \\[-1, 1\\]'):
-        replication_share(torch.ones(3), -2)
-    with pytest.raises(ValueError, match='outside \\[-1, 1\\]'):
-        ReplicationStats.from_similarities('x', torch.ones(3), (0.9, 1.01))
     with pytest.raises(ValueError, match='different feature dimensions'):
         permutation_test(faces, faces[:10], load_faces(8))
     with pytest.raises(ValueError, match='n_resamples must be at least 1'):

@@ -49,7 +49,7 @@ def no_tf32():
 @pytest.fixture(scope='module')
 def faces():
     "The shipped faces denoiser and classifier, on the CPU: (Denoiser, classifier)."
-    from cpsample_nb.experiments import load_models
+    from cpsample_nb.models import load_models
     den, clf, _ = load_models('faces', 'faces')
     return den, clf
 

@@ -1,0 +1,75 @@
+"""benchmarks/bench.py: every sub-command's --help, option errors that name the option, and two tiny runs that write the record."""
+import importlib.util
+import json
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location('bench', ROOT / 'benchmarks' / 'bench.py')
+bench = importlib.util.module_from_spec(spec)
+sys.modules['bench'] = bench
+spec.loader.exec_module(bench)
+
+SUBCOMMANDS = ['overhead', 'check', 'classifier', 'nnindex', 'sampler', 'scaling', 'small-batch', 'sd-study', 'gate']
+
+
+def test_subcommands():
+    assert list(bench.COMMANDS) == SUBCOMMANDS
+    for c in SUBCOMMANDS: assert all(bench.parts(c))
+
+
+@pytest.mark.parametrize('cmd', [[]] + [[c] for c in SUBCOMMANDS])
+def test_help(cmd, capsys):
+    with pytest.raises(SystemExit) as e: bench.build_parser().parse_args(cmd + ['--help'])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith('usage: bench.py')
+    if cmd: assert '--out' in out and '--threads' in out and '--default-malloc' in out
+
+
+@pytest.mark.parametrize('argv, says', [
+    (['check', '--repeats', '0'], '--repeats/--rounds: must be a positive integer'),
+    (['scaling', '--device', 'tpu'], "--device: must be 'cpu', 'cuda' or 'cuda:N'"),
+    (['overhead', '--pairs', 'dogs'], "--pairs: no shipped pair named 'dogs'; available: faces, fashion"),
+    (['overhead', '--classifier', 'fashion'], '--classifier takes NAME=DIR'),
+    (['classifier', '--configs', 'nope'], "--configs: unknown 'nope'; allowed: 'default (16,32,64)'"),
+    (['sd-study', '0', '5', '0.5'], 'each is ALPHA:S'),
+    (['gate', '--n', '1'], '--n: must be an integer >= 2'),
+    (['gate', '--alpha', '0.7'], '--alpha must lie in (0, 0.5]'),
+])
+def test_bad_options(argv, says, capsys):
+    p = bench.build_parser()
+    with pytest.raises(SystemExit) as e:
+        a = p.parse_args(argv)
+        sp = p.commands[a.command]
+        bench.check_common(sp, a); bench.parts(a.command)[1](sp, a)
+    assert e.value.code == 2
+    assert says in capsys.readouterr().err
+
+
+@pytest.fixture
+def keep_threads():
+    n = torch.get_num_threads()
+    yield n
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize('argv', [
+    ['check', '--pairs', 'fashion', '--batch', '2', '--repeats', '1'],
+    ['nnindex', '--n', '300', '--m', '100', '--dim', '16', '--ivf', '4', '--nprobe', '2'],
+])
+def test_smoke(argv, tmp_path, keep_threads, capsys):
+    out = tmp_path / 'r.json'
+    if argv[0] == 'check': argv = argv + ['--threads', '1']  # one thread: steadier on a loaded machine; the fixture restores torch's count
+    bench.main(argv + ['--default-malloc', '--out', str(out)])  # --default-malloc: leave this process's allocator alone
+    printed = capsys.readouterr().out
+    assert '|---|' in printed and f'wrote {out}' in printed
+    rec = json.loads(out.read_text())
+    assert {'subcommand', 'command', 'commit', 'machine', 'date', 'malloc', 'settings', 'results'} <= set(rec)
+    assert rec['subcommand'] == argv[0] and rec['command'].startswith(f'python benchmarks/bench.py {argv[0]} ')
+    assert rec['commit'] and rec['machine'] and rec['date'][:2] == '20'
+    assert rec['settings']['out'] == str(out) and rec['settings']['default_malloc'] is True
+    assert rec['results']['rows']
