@@ -13,6 +13,7 @@ Sub-commands (the script each replaced):
     small-batch  PyTorch's native CPU convolutions against oneDNN for the firing samples' pass (bench_small_batch.py)
     sd-study     the case study of 10_stable_diffusion on the shipped mini text-to-image model (sd_study.py)
     gate         how well the classifier's confidence predicts that a trajectory ends as a copy (issue 24)
+    frontier     copies, sample-only membership attack, quality and time of each sampler from the same noise (issue 24)
 
 Options every sub-command shares (one implementation, below): `--threads` (torch's CPU threads), `--default-malloc`
 (as the `cpsample` command does, every sub-command fixes glibc's allocator thresholds first with
@@ -979,6 +980,81 @@ def run_gate(a, env):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# frontier (issue 24, item 4: protection, privacy, quality and compute of each sampler, from the same noise)
+# ---------------------------------------------------------------------------------------------------------------------
+
+FRONTIER_HELP = """Each sampler draws --n images from the same noise (batch i seeded with --seed + i): plain DDIM, CPSample with the
+published rule at the pair's guidance.SETTINGS, rejection sampling (plain DDIM, redrawing every copy), and AMG's
+dissimilarity guidance (sampler.amg_sample, which keeps S at sampling time). For each: copies (pixel cosine to S above
+the held-out threshold; Wilson 95%), the sample-only membership attack on the released images (S against as many
+test images; AUC and TPR at 1% FPR, bootstrap 95%), quality as fd_fmnist_classifier and pixel-PCA Frechet distance to
+the 10,000 test images (bootstrap 95% over the samples), and wall time over plain DDIM's (this run, this machine)."""
+
+
+def add_frontier(p):
+    p.add_argument('--pair', default='fashion', choices=['fashion'], help='shipped pair (default: %(default)s)')
+    p.add_argument('--n', type=int_at_least(2), default=2000, help='images per sampler (default: %(default)s)')
+    p.add_argument('--steps', type=positive_int, default=50, help='DDIM steps (default: %(default)s)')
+    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'amg'])
+    p.add_argument('--amg', nargs='+', default=['0.95:10'], metavar='THRESHOLD:SCALE', help="AMG settings (default: %(default)s)")
+    p.add_argument('--batch', type=positive_int, default=250, help='images per batch (default: %(default)s)')
+    p.add_argument('--seed', type=nonneg_int, default=0)
+    p.add_argument('--boot', type=positive_int, default=200, help='bootstrap resamples (default: %(default)s)')
+    add_common(p, threads=None)
+
+
+def check_frontier(p, a):
+    try: a.amg_settings = [tuple(float(v) for v in s.split(':')) for s in a.amg]
+    except ValueError: p.error(f'--amg: each is THRESHOLD:SCALE, got {a.amg}')
+    if any(len(t) != 2 or not -1 <= t[0] < 1 or t[1] < 0 for t in a.amg_settings): p.error(f'--amg: THRESHOLD in [-1, 1), SCALE >= 0, got {a.amg}')
+
+
+def run_frontier(a, env):
+    import torch
+    from cpsample_nb.data import heldout_threshold, load_fashion_mnist, nn_cosine
+    from cpsample_nb.evaluation import (FrechetDistance, GaussianStats, bootstrap_interval, fd_fmnist_classifier, frechet_distance,
+                                        nn_membership_attack, wilson_interval)
+    from cpsample_nb.guidance import SETTINGS
+    from cpsample_nb.sampler import amg_sample, cpsample, plain_ddim, rejection_sample
+    den, clf = load_pair(a.pair, {})
+    S, (test, _) = den.subset.images, load_fashion_mnist('test', 16)
+    thr = heldout_threshold(S, test)
+    nonmembers = test[torch.randperm(len(test), generator=torch.Generator().manual_seed(1))[:len(S)]]
+    quality = {'fd_fmnist_classifier': fd_fmnist_classifier(test, Shipped.quality_classifier()), 'frechet_pixel_pca32': FrechetDistance.pixel_pca(test, 32)}
+    cp = SETTINGS[a.pair]
+    kw = dict(num_inference_steps=a.steps)
+    def is_copy(x): return nn_cosine(x, S) > thr
+    samplers = {}
+    for name in a.samplers:
+        if name == 'ddim': samplers['plain DDIM'] = lambda b, g: plain_ddim(den.unet, den.scheduler, batch_size=b, generator=g, **kw)
+        if name == 'cpsample': samplers[f"CPSample a={cp['alpha']:g} s={cp['scale']:g}"] = lambda b, g: cpsample(den.unet, den.scheduler, clf, batch_size=b, generator=g, alpha=cp['alpha'], scale=cp['scale'], **kw)
+        if name == 'rejection': samplers['rejection'] = lambda b, g: rejection_sample(den.unet, den.scheduler, is_copy, batch_size=b, generator=g, **kw).images
+        if name == 'amg':
+            for t, sc in a.amg_settings: samplers[f'AMG thr={t:g} s={sc:g}'] = lambda b, g, t=t, sc=sc: amg_sample(den.unet, den.scheduler, S, batch_size=b, generator=g, threshold=t, scale=sc, **kw)
+    for fn in samplers.values(): fn(2, torch.Generator().manual_seed(10**6))  # warm-up: first calls pay one-off costs
+    rows, base = [], None
+    for name, fn in progress(samplers.items(), 'samplers', total=len(samplers)):
+        t0 = time.perf_counter()
+        x = torch.cat([fn(min(a.batch, a.n - i), torch.Generator().manual_seed(a.seed + i)) for i in progress(range(0, a.n, a.batch), name)])
+        wall = time.perf_counter() - t0
+        base = base or wall
+        k = int(is_copy(x).sum())
+        att = nn_membership_attack(x, S, nonmembers, n_boot=a.boot)
+        row = {'sampler': name, 'n': len(x), 'copies': k / len(x), 'copies_ci': wilson_interval(k, len(x)),
+               'mia_auc': att.auc, 'mia_auc_ci': att.auc_ci, 'tpr_at_1pct': att.tpr_1, 'tpr_at_1pct_ci': att.tpr_1_ci, 'tpr_at_0.1pct': att.tpr_01,
+               'wall_s': wall, 'time_ratio': wall / base}
+        for qn, q in quality.items():
+            f = q.features(x)
+            row[qn] = frechet_distance(GaussianStats.from_features(f), q.ref)
+            row[qn + '_ci'] = bootstrap_interval(lambda ff: frechet_distance(GaussianStats.from_features(ff), q.ref), f, n_boot=a.boot)
+        rows.append(row)
+        print(f"{name}: copies {row['copies']:.2%} [{row['copies_ci'][0]:.2%}-{row['copies_ci'][1]:.2%}], MIA AUC {att.auc:.3f} "
+              f"[{att.auc_ci[0]:.3f}-{att.auc_ci[1]:.3f}], TPR@1% {att.tpr_1:.3f}, fd {row['fd_fmnist_classifier']:.2f}, "
+              f"pca {row['frechet_pixel_pca32']:.2f}, time x{row['time_ratio']:.2f}", flush=True)
+    return {'pair': a.pair, 'threshold': thr, 'members': len(S), 'nonmembers': len(nonmembers), 'rows': rows}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # The entry point
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -992,6 +1068,7 @@ COMMANDS = {  # name: (one-line help, the script it replaced); NAME's options, c
     'small-batch': ("native CPU convolutions against oneDNN for the firing samples' pass", 'bench_small_batch.py'),
     'sd-study': ('the Stable Diffusion case study on the shipped mini model (alpha, protected set, non-members)', 'sd_study.py'),
     'gate': ("how well the classifier's confidence predicts that a trajectory ends as a copy (issue 24)", None),
+    'frontier': ('copies, sample-only membership attack, quality and time of each sampler from the same noise (issue 24)', None),
 }
 
 

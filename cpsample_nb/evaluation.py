@@ -31,7 +31,8 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'FEATURE_KINDS', 'format_table', 'Re
            'classifier_confidence', 'save_quality_classifier', 'add_train_quality_args', 'run_train_quality',
            'reconstruction_loss', 'ztest_one_tailed', 'MIAResult', 'membership_inference', 'Table', 'mia_table',
            'PermutationResult', 'permutation_test', 'Evaluation', 'evaluate_samples', 'SweepResult', 'sweep',
-           'plot_protection_quality']
+           'plot_protection_quality', 'wilson_interval', 'bootstrap_interval', 'tpr_at_fpr', 'AttackResult',
+           'nn_membership_attack']
 
 # %% ../nbs/07_evaluation.ipynb #404b0ae9
 def _jsonable(v):
@@ -819,3 +820,60 @@ def plot_protection_quality(result: SweepResult,  # from `sweep` (with a quality
     ax.set(xlabel=f"{result.quality_measure} (lower is better)", ylabel=f"share of samples above {t:g}", title='protection against quality')
     ax.legend(fontsize=7)
     return ax
+
+# %% ../nbs/07_evaluation.ipynb #2a25985e
+def wilson_interval(k: int,  # successes
+                    n: int,  # trials
+                    z: float = 1.96,  # 1.96: 95%
+                   ) -> tuple[float, float]:
+    "Wilson score interval of the share k / n."
+    if n <= 0: return (float('nan'), float('nan'))
+    p = k / n; d = 1 + z * z / n
+    c, h = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+def bootstrap_interval(stat: Callable,  # stat(*resampled) -> float
+                       *data,  # arrays / tensors of the same length, resampled together
+                       n_boot: int = 500, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    "Percentile bootstrap interval of `stat` over the items of `data`."
+    n = len(data[0]); g = torch.Generator().manual_seed(seed)
+    vals = [stat(*[d[idx] for d in data]) for idx in (torch.randint(0, n, (n,), generator=g) for _ in range(n_boot))]
+    v = torch.tensor([x for x in vals if x == x], dtype=torch.float64)
+    if len(v) == 0: return (float('nan'), float('nan'))
+    return (torch.quantile(v, (1 - level) / 2).item(), torch.quantile(v, (1 + level) / 2).item())
+
+# %% ../nbs/07_evaluation.ipynb #cd7e31aa
+def tpr_at_fpr(labels: torch.Tensor,  # (N,) bool: True for members
+               scores: torch.Tensor,  # (N,) higher: more likely a member
+               fpr: float = 0.01) -> float:
+    "True-positive rate at the threshold that lets at most `fpr` of the non-members through."
+    neg = scores[~labels].double().sort(descending=True).values
+    k = int(math.floor(fpr * len(neg)))
+    thr = neg[k] if k < len(neg) else -math.inf  # strictly above the (k+1)-th highest non-member score
+    return (scores[labels].double() > thr).double().mean().item()
+
+@dataclass
+class AttackResult(Result):
+    "A membership attack's AUC and TPR at low FPR, with bootstrap intervals."
+    name: str
+    n_members: int
+    n_nonmembers: int
+    auc: float
+    auc_ci: tuple
+    tpr_1: float  # TPR at 1% FPR
+    tpr_1_ci: tuple
+    tpr_01: float  # TPR at 0.1% FPR
+
+def nn_membership_attack(released: torch.Tensor,  # (N, C, H, W) the released samples
+                         members: torch.Tensor,  # candidates that were protected (S)
+                         nonmembers: torch.Tensor,  # as many candidates that were not (held-out images)
+                         features: Callable = pixel_features,  # images -> L2-normalised features
+                         name: str = 'nn', n_boot: int = 500, seed: int = 0) -> AttackResult:
+    "Sample-only attack: score each candidate by its nearest cosine to the released samples; AUC and TPR at 1% / 0.1% FPR."
+    from cpsample_nb.guidance import _auc
+    scores = NNIndex(released, features).query(torch.cat([members, nonmembers]))[0][:, 0].float()
+    labels = torch.cat([torch.ones(len(members), dtype=torch.bool), torch.zeros(len(nonmembers), dtype=torch.bool)])
+    auc, t1 = _auc(labels, scores), tpr_at_fpr(labels, scores, 0.01)
+    return AttackResult(name, len(members), len(nonmembers), auc, bootstrap_interval(_auc, labels, scores, n_boot=n_boot, seed=seed),
+                        t1, bootstrap_interval(lambda l, s: tpr_at_fpr(l, s, 0.01), labels, scores, n_boot=n_boot, seed=seed),
+                        tpr_at_fpr(labels, scores, 0.001))

@@ -13,7 +13,7 @@ bench = importlib.util.module_from_spec(spec)
 sys.modules['bench'] = bench
 spec.loader.exec_module(bench)
 
-SUBCOMMANDS = ['overhead', 'check', 'classifier', 'nnindex', 'sampler', 'scaling', 'small-batch', 'sd-study', 'gate']
+SUBCOMMANDS = ['overhead', 'check', 'classifier', 'nnindex', 'sampler', 'scaling', 'small-batch', 'sd-study', 'gate', 'frontier']
 
 
 def test_subcommands():
@@ -39,6 +39,7 @@ def test_help(cmd, capsys):
     (['sd-study', '0', '5', '0.5'], 'each is ALPHA:S'),
     (['gate', '--n', '1'], '--n: must be an integer >= 2'),
     (['gate', '--alpha', '0.7'], '--alpha must lie in (0, 0.5]'),
+    (['frontier', '--amg', '0.9'], '--amg: THRESHOLD in [-1, 1), SCALE >= 0'),
 ])
 def test_bad_options(argv, says, capsys):
     p = bench.build_parser()
