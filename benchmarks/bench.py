@@ -995,7 +995,9 @@ def add_frontier(p):
     p.add_argument('--pair', default='fashion', choices=['fashion'], help='shipped pair (default: %(default)s)')
     p.add_argument('--n', type=int_at_least(2), default=2000, help='images per sampler (default: %(default)s)')
     p.add_argument('--steps', type=positive_int, default=50, help='DDIM steps (default: %(default)s)')
-    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'amg'])
+    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'amg', 'bound'])
+    p.add_argument('--bound', nargs='+', default=['0.9:10'], metavar='THRESHOLD:SCALE',
+                   help="'bound': CPSample's push where x0_hat's cosine to S is above THRESHOLD (guidance.GatedGuidance with x0_bound_gate; default: %(default)s)")
     p.add_argument('--amg', nargs='+', default=['0.95:10'], metavar='THRESHOLD:SCALE', help="AMG settings (default: %(default)s)")
     p.add_argument('--batch', type=positive_int, default=250, help='images per batch (default: %(default)s)')
     p.add_argument('--seed', type=nonneg_int, default=0)
@@ -1007,6 +1009,9 @@ def check_frontier(p, a):
     try: a.amg_settings = [tuple(float(v) for v in s.split(':')) for s in a.amg]
     except ValueError: p.error(f'--amg: each is THRESHOLD:SCALE, got {a.amg}')
     if any(len(t) != 2 or not -1 <= t[0] < 1 or t[1] < 0 for t in a.amg_settings): p.error(f'--amg: THRESHOLD in [-1, 1), SCALE >= 0, got {a.amg}')
+    try: a.bound_settings = [tuple(float(v) for v in s.split(':')) for s in a.bound]
+    except ValueError: p.error(f'--bound: each is THRESHOLD:SCALE, got {a.bound}')
+    if any(len(t) != 2 or not -1 <= t[0] < 1 or t[1] < 0 for t in a.bound_settings): p.error(f'--bound: THRESHOLD in [-1, 1), SCALE >= 0, got {a.bound}')
 
 
 def run_frontier(a, env):
@@ -1014,8 +1019,8 @@ def run_frontier(a, env):
     from cpsample_nb.data import heldout_threshold, load_fashion_mnist, nn_cosine
     from cpsample_nb.evaluation import (FrechetDistance, GaussianStats, bootstrap_interval, fd_fmnist_classifier, frechet_distance,
                                         nn_membership_attack, wilson_interval)
-    from cpsample_nb.guidance import SETTINGS
-    from cpsample_nb.sampler import amg_sample, cpsample, plain_ddim, rejection_sample
+    from cpsample_nb.guidance import SETTINGS, GatedGuidance, x0_bound_gate
+    from cpsample_nb.sampler import amg_sample, cpsample, guided_ddim, plain_ddim, rejection_sample
     den, clf = load_pair(a.pair, {})
     S, (test, _) = den.subset.images, load_fashion_mnist('test', 16)
     thr = heldout_threshold(S, test)
@@ -1031,6 +1036,10 @@ def run_frontier(a, env):
         if name == 'rejection': samplers['rejection'] = lambda b, g: rejection_sample(den.unet, den.scheduler, is_copy, batch_size=b, generator=g, **kw).images
         if name == 'amg':
             for t, sc in a.amg_settings: samplers[f'AMG thr={t:g} s={sc:g}'] = lambda b, g, t=t, sc=sc: amg_sample(den.unet, den.scheduler, S, batch_size=b, generator=g, threshold=t, scale=sc, **kw)
+        if name == 'bound':
+            for t, sc in a.bound_settings:
+                samplers[f'bound gate thr={t:g}, CPSample push s={sc:g}'] = lambda b, g, t=t, sc=sc: guided_ddim(
+                    den.unet, den.scheduler, GatedGuidance(clf, x0_bound_gate(S), t, scale=sc, tau=cp['tau']), batch_size=b, generator=g, **kw)
     for fn in samplers.values(): fn(2, torch.Generator().manual_seed(10**6))  # warm-up: first calls pay one-off costs
     rows, base = [], None
     for name, fn in progress(samplers.items(), 'samplers', total=len(samplers)):

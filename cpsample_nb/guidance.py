@@ -21,7 +21,7 @@ from .ddim import _eps_of, _real, ddim_loop, sample_shape
 __all__ = ['SETTINGS', 'SMALL_CPU_BATCH', 'cp_targets', 'class_probs', 'log_prob_tau', 'Guidance', 'small_batch_convs',
            'cp_guidance', 'wants_check', 'no_weight_grads', 'guided_eps', 'cp_step', 'check_guidance_args',
            'CPGuidance', 'TimeWindow', 'MostConfident', 'classifier_gate', 'x0_bound_gate', 'GateReport', 'gate_report',
-           'AMGGuidance']
+           'GatedGuidance', 'AMGGuidance']
 
 # %% ../nbs/04_guidance.ipynb #68c3a9b5
 SETTINGS = {  # CPSample's (alpha, scale, tau) by use; tau is App. D's 1e-3 everywhere
@@ -339,6 +339,27 @@ def gate_report(unet,  # denoiser (diffusers UNet2DModel or callable (x_t, t) ->
     share = lambda m: fired[m].float().mean().item() if m.any() else float('nan')
     return GateReport(ddim.timesteps.tolist(), [_auc(copy, S[:, k]) for k in range(S.shape[1])], [_auc(copy, B[:, k]) for k in range(B.shape[1])],
                       n, int(copy.sum()), float(threshold), float(alpha), share(copy), share(~copy))
+
+# %% ../nbs/04_guidance.ipynb #78a52fea
+class GatedGuidance(CPGuidance):
+    "CPSample's push (toward the classifier's unlikely label, scale s, tau) where `gate(x_t, t, x0_hat) > gate_threshold`."
+    def __init__(self, classifier, gate,  # gate: (x_t, t, x0_hat) -> (N,) score
+                 gate_threshold: float,  # push where the score is above this
+                 scale: float = SETTINGS['paper']['scale'], tau: float = SETTINGS['paper']['tau'], keep: bool = True):
+        super().__init__(classifier, 0.5, scale, tau, check_first=False, keep=keep)
+        self.gate, self.gate_threshold = gate, float(gate_threshold)
+
+    def __call__(self, eps: torch.Tensor, x: torch.Tensor, t, abar_t: float) -> torch.Tensor:
+        "eps_hat for the samples the gate flags; the others' eps untouched."
+        abar = float(abar_t)
+        x0 = (x - math.sqrt(1 - abar) * eps) / math.sqrt(abar)
+        flag = torch.as_tensor(self.gate(x, t, x0), device=x.device) > self.gate_threshold
+        g = cp_guidance(self.classifier, x, t, 0.5, self.tau, with_grad=self.scale > 0 and bool(flag.any()))
+        target = torch.where(flag, g.target, torch.full_like(g.target, -1))
+        grad = None if g.grad is None else torch.where(flag.view(-1, *[1] * (x.ndim - 1)), g.grad, 0.0)
+        self.last = Guidance(g.probs, target, grad)
+        if self.keep: self.steps.append(self.last)
+        return guided_eps(eps, self.last, abar, self.scale)
 
 # %% ../nbs/04_guidance.ipynb #995e8281
 class AMGGuidance:

@@ -15,7 +15,7 @@ from .ddim import _eps_of, check_sampling_args, ddim_loop
 from .guidance import SETTINGS, AMGGuidance, CPGuidance, _check_logits, _model_attr, _model_dtype, cp_step, no_weight_grads
 
 # %% auto #0
-__all__ = ['dry_run', 'CPSampleTrace', 'cpsample', 'plot_trace', 'plain_ddim', 'amg_sample', 'RejectionResult',
+__all__ = ['dry_run', 'CPSampleTrace', 'cpsample', 'plot_trace', 'plain_ddim', 'guided_ddim', 'amg_sample', 'RejectionResult',
            'rejection_sample', 'CPSamplePipelineOutput', 'CPSamplePipeline']
 
 # %% ../nbs/05_sampler.ipynb #2788f75e
@@ -215,22 +215,29 @@ def plain_ddim(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
                  use_clipped_model_output=use_clipped_model_output)
 
 # %% ../nbs/05_sampler.ipynb #d3af6a3e
+def guided_ddim(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
+                scheduler,  # diffusers scheduler
+                guide,  # a guidance object: guide(eps, x_t, t, abar_t) -> eps_hat, with `.pushed` (CPGuidance, GatedGuidance, AMGGuidance)
+                *, batch_size: int, num_inference_steps: int = 50, eta: float = 0.0, generator=None, x_T: torch.Tensor | None = None,
+                device=None, progress_bar=None, dry_run: bool = True,
+               ) -> torch.Tensor:
+    "DDIM with any guidance object in the loop, images (N, C, H, W) in [-1, 1] (`cpsample` is this with a `CPGuidance`)."
+    check_sampling_args(scheduler, batch_size=batch_size, num_inference_steps=num_inference_steps, eta=eta)
+    ddim, x, cond = _prepare(unet, scheduler, getattr(guide, 'classifier', None), batch_size=batch_size, num_inference_steps=num_inference_steps,
+                             generator=generator, x_T=x_T, sample_shape=None, class_labels=None, guidance_scale=1.0, null_class=None,
+                             device=device, dry=dry_run)
+    return _loop(unet, ddim, x, guide, eta=eta, generator=generator, cond=cond, progress_bar=progress_bar or (lambda it: it))
+
 def amg_sample(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
                scheduler,  # diffusers scheduler
                protected: torch.Tensor,  # the protected images S: AMG keeps them at sampling time
-               *,
-               batch_size: int,  # number of images
-               num_inference_steps: int = 50,  # DDIM steps
+               *, batch_size: int, num_inference_steps: int = 50,
                threshold: float = 0.9,  # pixel cosine of x0_hat to S above which a sample is pushed
                scale: float = 1.0,  # guidance scale
-               eta: float = 0.0, generator=None, x_T: torch.Tensor | None = None, device=None, progress_bar=None, dry_run: bool = True,
+               **kw,  # more `guided_ddim` arguments (eta, generator, x_T, device, progress_bar, dry_run)
               ) -> torch.Tensor:
     "Baseline: DDIM with AMG's dissimilarity guidance (`guidance.AMGGuidance`), images (N, C, H, W) in [-1, 1]."
-    check_sampling_args(scheduler, batch_size=batch_size, num_inference_steps=num_inference_steps, eta=eta)
-    guide = AMGGuidance(protected, threshold, scale)
-    ddim, x, cond = _prepare(unet, scheduler, None, batch_size=batch_size, num_inference_steps=num_inference_steps, generator=generator,
-                             x_T=x_T, sample_shape=None, class_labels=None, guidance_scale=1.0, null_class=None, device=device, dry=dry_run)
-    return _loop(unet, ddim, x, guide, eta=eta, generator=generator, cond=cond, progress_bar=progress_bar or (lambda it: it))
+    return guided_ddim(unet, scheduler, AMGGuidance(protected, threshold, scale), batch_size=batch_size, num_inference_steps=num_inference_steps, **kw)
 
 # %% ../nbs/05_sampler.ipynb #a09e7a20
 @dataclass

@@ -40,6 +40,7 @@ def test_help(cmd, capsys):
     (['gate', '--n', '1'], '--n: must be an integer >= 2'),
     (['gate', '--alpha', '0.7'], '--alpha must lie in (0, 0.5]'),
     (['frontier', '--amg', '0.9'], '--amg: THRESHOLD in [-1, 1), SCALE >= 0'),
+    (['frontier', '--bound', 'x:1'], '--bound: each is THRESHOLD:SCALE'),
 ])
 def test_bad_options(argv, says, capsys):
     p = bench.build_parser()
