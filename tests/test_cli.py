@@ -26,11 +26,12 @@ def test_no_command_prints_help_and_fails():
 
 def test_demo_quick_writes_results_report_and_pngs(tmp_path):
     out = tmp_path / 'demo'
-    r = run('demo', '--quick', '--out', str(out))
+    r = run('demo', '--quick', '--n-samples', '50', '--steps', '5', '--no-side', '--out', str(out))  # SIDE runs in 11_side and 12_experiments
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out / 'results.json').read_text())
     assert res['dataset']['n_protected'] + res['dataset']['n_heldout_faces'] == 100 and res['dataset']['image_shape'] == [1, 16, 16]
-    assert res['permutation']['k'] == res['dataset']['n_protected']  # 64 quick samples cover S
+    assert res['permutation']['k'] == res['dataset']['n_protected']  # 50 samples cover the 50 faces of S
+    assert res['gate']['n_trajectories'] == 16 and 'side' not in res  # the quick gate stage ran; SIDE was switched off
     assert 0 <= res['permutation_p_ddim'] <= 1 and 0 <= res['permutation_p_cpsample'] <= 1
     assert res['meta']['quick'] is True and res['meta']['wall_time_s'] > 0
     assert '## dataset' in (out / 'report.md').read_text()
