@@ -940,16 +940,9 @@ def auc_interval(auc: float, n_pos: int, n_neg: int) -> list:
     return [max(0.0, auc - 1.96 * se), min(1.0, auc + 1.96 * se)]
 
 
-def wilson(share: float, n: int) -> list:
-    "Wilson 95% interval of a share of n."
-    if n == 0 or math.isnan(share): return [float('nan')] * 2
-    z, k = 1.96, share * n
-    c, h = (k + z * z / 2) / (n + z * z), z * math.sqrt(k * (n - k) / n + z * z / 4) / (n + z * z)
-    return [max(0.0, c - h), min(1.0, c + h)]
-
-
 def run_gate(a, env):
     from cpsample_nb.data import heldout_threshold, load_fashion_mnist, load_faces
+    from cpsample_nb.evaluation import wilson_interval
     from cpsample_nb.guidance import SETTINGS, classifier_gate, gate_report
     den, clf = load_pair(a.pair, a.swaps)
     S = den.subset.images
@@ -975,8 +968,8 @@ def run_gate(a, env):
     fig_path.parent.mkdir(parents=True, exist_ok=True)
     ax.figure.savefig(fig_path, dpi=90, bbox_inches='tight')
     return {'pair': a.pair, 'n': rep.n, 'copies': npos, 'threshold': thr, 'alpha': alpha,
-            'fired_copies': rep.fired_copies, 'fired_copies_ci': wilson(rep.fired_copies, npos),
-            'fired_novel': rep.fired_novel, 'fired_novel_ci': wilson(rep.fired_novel, nneg), 'steps': rows, 'figure': str(fig_path.relative_to(ROOT) if fig_path.is_relative_to(ROOT) else fig_path)}
+            'fired_copies': rep.fired_copies, 'fired_copies_ci': list(wilson_interval(round(rep.fired_copies * npos), npos)),
+            'fired_novel': rep.fired_novel, 'fired_novel_ci': list(wilson_interval(round(rep.fired_novel * nneg), nneg)), 'steps': rows, 'figure': str(fig_path.relative_to(ROOT) if fig_path.is_relative_to(ROOT) else fig_path)}
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 # %% ../nbs/01_ddim.ipynb #877593c0
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
@@ -12,7 +13,7 @@ from diffusers import DDIMScheduler
 from diffusers.utils.torch_utils import randn_tensor
 
 # %% auto #0
-__all__ = ['sample_shape', 'ddim_loop', 'ddim_sample', 'check_sampling_args']
+__all__ = ['sample_shape', 'ddim_loop', 'ddim_sample', 'x0_hat', 'check_sampling_args']
 
 # %% ../nbs/01_ddim.ipynb #063943de
 def _eps_of(unet, x, t, **kw):
@@ -58,6 +59,14 @@ def ddim_sample(unet,  # unet-like callable (x_t, t) -> eps (tensor or output wi
     x = randn_tensor((n, *sample_shape(unet)), generator=generator, device=torch.device(device)) * ddim.init_noise_sigma  # a CPU generator gives the same noise on any device
     eps_fn = lambda xb, t: _eps_of(unet, xb, t)
     return torch.cat([ddim_loop(ddim, xb, eps_fn, eta=eta, generator=generator) for xb in x.split(batch_size)])
+
+# %% ../nbs/01_ddim.ipynb #4e0c813c
+def x0_hat(x: torch.Tensor,  # x_t
+           eps: torch.Tensor,  # the eps-prediction at x_t
+           abar_t: float,  # the scheduler's alphas_cumprod at t
+          ) -> torch.Tensor:
+    "The step's estimate of the final image: (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) (DDIM, Eq. 12)."
+    return (x - math.sqrt(1 - abar_t) * eps) / math.sqrt(abar_t)
 
 # %% ../nbs/01_ddim.ipynb #94dd7819
 def _real(name, v):

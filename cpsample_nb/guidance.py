@@ -15,7 +15,7 @@ from diffusers import DDIMScheduler
 from diffusers.utils.torch_utils import randn_tensor
 
 from .data import nn_cosine, pixel_features
-from .ddim import _eps_of, _real, ddim_loop, sample_shape
+from .ddim import _eps_of, _real, ddim_loop, sample_shape, x0_hat
 
 # %% auto #0
 __all__ = ['SETTINGS', 'SMALL_CPU_BATCH', 'cp_targets', 'class_probs', 'log_prob_tau', 'Guidance', 'small_batch_convs',
@@ -327,7 +327,7 @@ def gate_report(unet,  # denoiser (diffusers UNet2DModel or callable (x_t, t) ->
         def eps_fn(x, t):
             with torch.no_grad(): eps = _eps_of(unet, x, t)
             abar = ddim.alphas_cumprod[int(t)].item()
-            x0 = (x - math.sqrt(1 - abar) * eps) / math.sqrt(abar)
+            x0 = x0_hat(x, eps, abar)
             s.append(gate(x, t, x0).float().cpu()); b.append(bound(x, t, x0).float().cpu())
             return eps
         x = randn_tensor((min(batch_size, n - i), *shape), generator=torch.Generator().manual_seed(seed + i)).to(dev)
@@ -352,7 +352,7 @@ class GatedGuidance(CPGuidance):
     def __call__(self, eps: torch.Tensor, x: torch.Tensor, t, abar_t: float) -> torch.Tensor:
         "eps_hat for the samples the gate flags; the others' eps untouched."
         abar = float(abar_t)
-        x0 = (x - math.sqrt(1 - abar) * eps) / math.sqrt(abar)
+        x0 = x0_hat(x, eps, abar)
         flag = torch.as_tensor(self.gate(x, t, x0), device=x.device) > self.gate_threshold
         g = cp_guidance(self.classifier, x, t, 0.5, self.tau, with_grad=self.scale > 0 and bool(flag.any()))
         target = torch.where(flag, g.target, torch.full_like(g.target, -1))
@@ -382,7 +382,7 @@ class AMGGuidance:
         "eps_hat: eps pushed, for the samples whose x0_hat is near S, along the gradient that lowers the similarity."
         abar = float(abar_t)
         with torch.enable_grad():
-            x0 = ((x.detach().float() - math.sqrt(1 - abar) * eps.detach().float()) / math.sqrt(abar)).requires_grad_(True)
+            x0 = x0_hat(x.detach().float(), eps.detach().float(), abar).requires_grad_(True)
             f = pixel_features(x0)
             nn_idx = torch.as_tensor(self.index.search(f.detach().cpu().numpy(), 1)[1][:, 0], device=x.device)
             sim = (f * self.S.to(x.device)[nn_idx]).sum(1)
