@@ -1012,6 +1012,7 @@ def run_frontier(a, env):
     from cpsample_nb.data import heldout_threshold, load_fashion_mnist, nn_cosine
     from cpsample_nb.evaluation import (FrechetDistance, GaussianStats, bootstrap_interval, fd_fmnist_classifier, frechet_distance,
                                         nn_membership_attack, wilson_interval)
+    from cpsample_nb.experiments import sample_in_batches
     from cpsample_nb.guidance import SETTINGS, GatedGuidance, x0_bound_gate
     from cpsample_nb.sampler import amg_sample, cpsample, guided_ddim, plain_ddim, rejection_sample
     den, clf = load_pair(a.pair, {})
@@ -1037,7 +1038,7 @@ def run_frontier(a, env):
     rows, base = [], None
     for name, fn in progress(samplers.items(), 'samplers', total=len(samplers)):
         t0 = time.perf_counter()
-        x = torch.cat([fn(min(a.batch, a.n - i), torch.Generator().manual_seed(a.seed + i)) for i in progress(range(0, a.n, a.batch), name)])
+        x = torch.cat(sample_in_batches(lambda batch_size, generator: fn(batch_size, generator), a.n, a.batch, a.seed, 'cpu', name))
         wall = time.perf_counter() - t0
         base = base or wall
         k = int(is_copy(x).sum())

@@ -183,14 +183,14 @@ def cp_step(ddim: DDIMScheduler,  # the sampling scheduler, after `set_timesteps
     return torch.where(guided.view(-1, *[1] * (x.ndim - 1)), step(True), step(use_clipped_model_output))
 
 # %% ../nbs/04_guidance.ipynb #1869ca02
-def check_guidance_args(alpha: float,  # tolerance in (0, 0.5]
-                        scale: float,  # guidance scale >= 0
-                        tau: float,  # App. D's offset > 0
+def check_guidance_args(alpha: float | None = None,  # tolerance in (0, 0.5]; None: not checked
+                        scale: float | None = None,  # guidance scale >= 0; None: not checked
+                        tau: float | None = None,  # App. D's offset > 0; None: not checked
                        ):
-    "Raise a clear error for a bad alpha, scale or tau (before any sampling)."
-    if not 0 < _real('alpha', alpha) <= 0.5: raise ValueError(f"alpha must be in (0, 0.5] (the rule fires when a class probability is below alpha), got {alpha}")
-    if not 0 <= _real('scale', scale) < math.inf: raise ValueError(f"scale must be a finite number >= 0, got {scale}")
-    if not 0 < _real('tau', tau) < math.inf: raise ValueError(f"tau must be > 0 (App. D uses 1e-3), got {tau}")
+    "Raise a clear error for a bad alpha, scale or tau (before any sampling); a caller checks only the numbers it uses."
+    if alpha is not None and not 0 < _real('alpha', alpha) <= 0.5: raise ValueError(f"alpha must be in (0, 0.5] (the rule fires when a class probability is below alpha), got {alpha}")
+    if scale is not None and not 0 <= _real('scale', scale) < math.inf: raise ValueError(f"scale must be a finite number >= 0, got {scale}")
+    if tau is not None and not 0 < _real('tau', tau) < math.inf: raise ValueError(f"tau must be > 0 (App. D uses 1e-3), got {tau}")
 
 # %% ../nbs/04_guidance.ipynb #7f65143d
 class CPGuidance:
@@ -317,7 +317,7 @@ def gate_report(unet,  # denoiser (diffusers UNet2DModel or callable (x_t, t) ->
                 progress=None,  # wraps the batch iterator (e.g. tqdm)
                ) -> GateReport:
     "Score `n` plain DDIM trajectories with `gate` and the x0_hat bound at every step; AUC per step for 'ends as a copy'."
-    check_guidance_args(alpha, 0.0, 1.0)
+    check_guidance_args(alpha=alpha)
     if isinstance(n, bool) or not isinstance(n, int) or n < 2: raise ValueError(f"n must be an integer of at least 2 trajectories, got {n!r}")
     ddim = DDIMScheduler.from_config(scheduler.config); ddim.set_timesteps(num_inference_steps)
     bound, shape, dev = x0_bound_gate(protected), sample_shape(unet), _model_attr(unet, 'device', torch.device('cpu'))
@@ -372,7 +372,7 @@ class AMGGuidance:
         if not torch.is_tensor(protected) or protected.ndim != 4 or len(protected) == 0:
             raise ValueError(f"protected must be a non-empty (n, C, H, W) tensor, got {getattr(protected, 'shape', type(protected).__name__)}")
         if not -1 <= _real('threshold', threshold) < 1: raise ValueError(f"threshold must be a cosine in [-1, 1), got {threshold}")
-        check_guidance_args(0.5, scale, 1.0)
+        check_guidance_args(scale=scale)
         self.S = pixel_features(protected).float()
         self.index = faiss.IndexFlatIP(self.S.shape[1]); self.index.add(self.S.numpy())
         self.threshold, self.scale, self.keep, self.steps, self.last = float(threshold), float(scale), keep, [], None
