@@ -26,7 +26,7 @@ def test_no_command_prints_help_and_fails():
 
 def test_demo_quick_writes_results_report_and_pngs(tmp_path):
     out = tmp_path / 'demo'
-    r = run('demo', '--quick', '--n-samples', '50', '--steps', '5', '--no-side', '--out', str(out))  # SIDE runs in 11_side and 12_experiments
+    r = run('demo', '--quick', '--n-samples', '50', '--steps', '5', '--no-side', '--out', str(out))  # SIDE runs in 14_side and 15_experiments
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out / 'results.json').read_text())
     assert res['dataset']['n_protected'] + res['dataset']['n_heldout_faces'] == 100 and res['dataset']['image_shape'] == [1, 16, 16]
@@ -40,7 +40,7 @@ def test_demo_quick_writes_results_report_and_pngs(tmp_path):
     assert (out / 'protected_set.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
-@pytest.mark.skipif(not SLOW, reason="the quick Fashion-MNIST demo: 12_experiments runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
+@pytest.mark.skipif(not SLOW, reason="the quick Fashion-MNIST demo: 15_experiments runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
 def test_demo_quick_on_fashion_saves_the_samples_and_the_subset(tmp_path):
     out = tmp_path / 'fashion'
     r = run('demo', '--quick', '--data', 'fashion', '--no-side', '--n-samples', '16', '--steps', '5', '--out', str(out))
@@ -62,7 +62,7 @@ def test_demo_unknown_data_is_a_clear_error(tmp_path):
 
 @pytest.mark.skipif(not SLOW, reason="another demo-argument error as a process; test_demo_bad_alpha_is_a_clear_error covers the path (CPSAMPLE_TEST_FLAGS=slow)")
 def test_demo_bad_size_is_a_clear_error(tmp_path):
-    "As a process: exit status 1, one error line, no output folder (12_experiments tests the message in-process)."
+    "As a process: exit status 1, one error line, no output folder (15_experiments tests the message in-process)."
     r = run('demo', '--quick', '--size', '0', '--out', str(tmp_path / 'x'))
     assert _one_error_line(r) and 'size must be a positive integer' in r.stderr, r.stderr[-2000:]
     assert not (tmp_path / 'x').exists()
@@ -81,7 +81,7 @@ def test_sample_and_evaluate_have_help():
         assert r.returncode == 0 and all(f in r.stdout for f in flags), r.stdout
 
 
-@pytest.mark.skipif(not SLOW, reason="sample + evaluate as commands (four processes); 12_experiments runs both in-process (CPSAMPLE_TEST_FLAGS=slow)")
+@pytest.mark.skipif(not SLOW, reason="sample + evaluate as commands (four processes); 15_experiments runs both in-process (CPSAMPLE_TEST_FLAGS=slow)")
 def test_sample_then_evaluate_on_the_shipped_faces_model(tmp_path):
     common = ['--model', 'faces', '--n', '6', '--steps', '3', '--batch-size', '4', '--threads', '1']
     r = run('sample', *common, '--classifier', 'faces', '--out', str(tmp_path / 'cp.safetensors'))
@@ -107,7 +107,7 @@ def _one_error_line(r, code=1):
     return r.returncode == code and len(lines) == 1 and 'error:' in lines[0] and 'Traceback' not in r.stderr
 
 
-@pytest.mark.skipif(not SLOW, reason="a dozen cpsample processes; the messages are tested in 12_experiments (CPSAMPLE_TEST_FLAGS=slow)")
+@pytest.mark.skipif(not SLOW, reason="a dozen cpsample processes; the messages are tested in 15_experiments (CPSAMPLE_TEST_FLAGS=slow)")
 def test_sample_and_evaluate_bad_input_is_one_clear_line_and_writes_nothing(tmp_path):
     from safetensors.torch import save_file
     import torch

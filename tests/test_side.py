@@ -17,7 +17,7 @@ def run(*args):
     return subprocess.run([sys.executable, '-c', ENTRY, *map(str, args)], capture_output=True, text=True)
 
 
-@pytest.mark.skipif(not SLOW, reason="the quick SIDE run as a command: 11_side runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
+@pytest.mark.skipif(not SLOW, reason="the quick SIDE run as a command: 14_side runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
 def test_quick_run_writes_results_report_and_figures_and_resumes(tmp_path):
     out = tmp_path / 'side'
     r = run('--model', 'faces', '--protect', 'faces', '--out', out, '--quick', '--threads', '1')
@@ -52,7 +52,7 @@ def test_quick_run_writes_results_report_and_figures_and_resumes(tmp_path):
     assert r3.returncode == 1 and 'other settings' in r3.stderr
 
 
-# nbs/11_side asserts SideConfig's checks (--n-syn/--k, --lambdas, --tau, --bands, --n-g), Target's alpha and
+# nbs/14_side asserts SideConfig's checks (--n-syn/--k, --lambdas, --tau, --bands, --n-g), Target's alpha and
 # main's one-line error for a missing --model; here the command-line errors those cells leave out.
 @pytest.mark.parametrize('args, message', [
     (['--model', 'faces', '--skip-unprotected'], '--skip-unprotected needs --protect'),
