@@ -7,9 +7,60 @@ from __future__ import annotations
 
 import argparse
 import sys
+import types
+import typing
 
 # %% auto #0
-__all__ = ['COMMANDS', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'add_options', 'command', 'build_parser', 'main']
+
+# %% ../nbs/17_cli.ipynb #9871b5a8
+def _kind(anno) -> dict:
+    "argparse keywords for a parameter annotated `anno`: `type`, `choices` or `nargs`."
+    args = [a for a in typing.get_args(anno) if a is not type(None)]
+    if typing.get_origin(anno) in (typing.Union, types.UnionType) and len(args) == 1: anno = args[0]  # X | None
+    origin = typing.get_origin(anno)
+    if origin is typing.Literal: return {'choices': typing.get_args(anno), 'type': type(typing.get_args(anno)[0])}
+    if origin in (tuple, list): return {'nargs': '+', 'type': typing.get_args(anno)[0]}
+    return {'type': anno if anno in (int, float) else str}
+
+def add_options(p: argparse.ArgumentParser,  # the sub-command's parser
+                func,  # a function whose parameters are the options: `n_samples: int = 16,  # help` -> `--n-samples N`
+               ) -> list[str]:
+    """Add one option per parameter of `func`, named, typed and documented by its signature and docments:
+    no default: required; `bool` False: a switch; `bool` True: a `--no-` switch. Returns the parameter names."""
+    from fastcore.docments import docments
+    hints, names = typing.get_type_hints(func), []
+    for name, d in docments(func, full=True).items():
+        if name == 'return': continue
+        flag, default, help_ = '--' + name.replace('_', '-'), d['default'], d['docment'] or ''
+        if hints.get(name) is bool:
+            if default is True: p.add_argument('--no-' + name.replace('_', '-'), dest=name, action='store_false', help=help_)
+            else: p.add_argument(flag, dest=name, action='store_true', help=help_)
+        elif default is d['default'] and default is __import__('inspect').Parameter.empty:
+            p.add_argument(flag, dest=name, required=True, help=help_, **_kind(hints.get(name, str)))
+        else:
+            shown = f" (default: {default})" if default is not None and default != () else ''
+            p.add_argument(flag, dest=name, default=default, help=help_ + shown, **_kind(hints.get(name, str)))
+        names.append(name)
+    return names
+
+# %% ../nbs/17_cli.ipynb #fee0e972
+def _lazy(module: str, name: str):
+    "A function of a module that is imported only when the sub-command runs (keeps `cpsample --help` fast)."
+    def call(*a):
+        import importlib
+        return getattr(importlib.import_module(f'cpsample_nb.{module}'), name)(*a)
+    return call
+
+
+def command(module: str, name: str) -> tuple:
+    """The (add, run) pair of a sub-command that is the function `cpsample_nb.<module>.<name>`: its options come from
+    the function's signature (`add_options`); the module is imported only when that sub-command is parsed or run."""
+    import importlib
+    fn = lambda: getattr(importlib.import_module(f'cpsample_nb.{module}'), name)
+    def add(p): p.set_defaults(_params=add_options(p, fn()))
+    def run(a): return fn()(**{k: tuple(v) if isinstance(v, list) else v for k, v in vars(a).items() if k in a._params})
+    return add, run
 
 # %% ../nbs/17_cli.ipynb #22bfb1ce
 def _add_demo(p):
@@ -41,13 +92,6 @@ def _run_demo(a):
              n_samples=a.n_samples, steps=a.steps, alpha=a.alpha, scale=a.scale, sweep=a.sweep or None,
              side=False if a.no_side else None)
     print(f"wrote {a.out}/results.json, {a.out}/report.md and PNG figures")
-
-def _lazy(module: str, name: str):
-    "A function of a module that is imported only when the sub-command runs (keeps `cpsample --help` fast)."
-    def call(*a):
-        import importlib
-        return getattr(importlib.import_module(f'cpsample_nb.{module}'), name)(*a)
-    return call
 
 COMMANDS = {
     'demo': ('run the CPSample demo (LFW faces or Fashion-MNIST) and write results.json, report.md, samples, PNGs', _add_demo, _run_demo),
