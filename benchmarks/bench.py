@@ -1010,8 +1010,9 @@ def check_frontier(p, a):
 def run_frontier(a, env):
     import torch
     from cpsample_nb.data import heldout_threshold, load_fashion_mnist, nn_cosine
-    from cpsample_nb.evaluation import (FrechetDistance, GaussianStats, bootstrap_interval, fd_fmnist_classifier, frechet_distance,
-                                        nn_membership_attack, wilson_interval)
+    from cpsample_nb.attacks import nn_membership_attack
+    from cpsample_nb.evaluation import bootstrap_interval, wilson_interval
+    from cpsample_nb.quality import FrechetDistance, GaussianStats, fd_fmnist_classifier, frechet_distance
     from cpsample_nb.experiments import sample_in_batches
     from cpsample_nb.guidance import SETTINGS, GatedGuidance, x0_bound_gate
     from cpsample_nb.sampler import amg_sample, cpsample, guided_ddim, plain_ddim, rejection_sample

@@ -104,7 +104,7 @@ COMMANDS = {
     'train-denoiser': ('train a UNet2DModel denoiser on a protected set until it replicates',
                        _lazy('denoiser', 'add_train_denoiser_args'), _lazy('denoiser', 'run_train_denoiser')),
     'train-quality-classifier': ('train the Fashion-MNIST classifier behind fd_fmnist_classifier',
-                                 _lazy('evaluation', 'add_train_quality_args'), _lazy('evaluation', 'run_train_quality')),
+                                 _lazy('quality', 'add_train_quality_args'), _lazy('quality', 'run_train_quality')),
     'attack-side': ('run the SIDE extraction attack against a denoiser and its CPSample sampler',
                     _lazy('side', 'add_attack_side_args'), _lazy('side', 'run_attack_side')),
     'train-t2i': ('train the mini text-to-image model on captioned Fashion-MNIST with memorised cases',

@@ -23,7 +23,9 @@ from typing import Callable
 from .data import DEFAULT_SIZE, pixel_features, heldout_threshold, load_faces, load_fashion_mnist, load_image_folder, load_nonfaces, nn_cosine, protected_subset, ProtectedSubset, save_grid, write_json
 from .classifier import count_parameters
 from .denoiser import training_images
-from .evaluation import FrechetDistance, classifier_confidence, evaluate_samples, fd_fmnist_classifier, fmnist_features, mia_table, permutation_test, plot_protection_quality, sweep
+from .quality import FrechetDistance, classifier_confidence, fd_fmnist_classifier, fmnist_features
+from .evaluation import evaluate_samples, permutation_test, plot_protection_quality, sweep
+from .attacks import mia_table
 from .models import DEMO_DATA, SHIPPED, asset_dir, choose_models, load_models, load_quality_classifier, load_shipped_denoiser, retrain_shipped
 from .ddim import _eps_of, check_sampling_args
 from .guidance import SETTINGS, CPGuidance, check_guidance_args, classifier_gate, gate_report
@@ -530,7 +532,7 @@ def _denoiser_manifest(name: str, model=None) -> dict:
 def _quality(reference: torch.Tensor, name: str):
     "The quality measure against `reference`: fd_fmnist_classifier for Fashion-MNIST when it ships, else the pixel-PCA Frechet distance."
     if name == 'fashion':
-        from cpsample_nb.evaluation import fd_fmnist_classifier
+        from cpsample_nb.quality import fd_fmnist_classifier
         from cpsample_nb.models import load_quality_classifier
         if (asset_dir('quality', 'fashion') / 'manifest.json').exists(): return fd_fmnist_classifier(reference, load_quality_classifier()[0])
     return FrechetDistance.pixel_pca(reference, min(32, len(reference) - 1, reference[0].numel()))

@@ -13,7 +13,7 @@ from pathlib import Path
 import cpsample_nb
 from .classifier import add_train_classifier_args, load_classifier, run_train_classifier
 from .denoiser import Denoiser, add_train_denoiser_args, load_denoiser, run_train_denoiser
-from .evaluation import FashionNet
+from .quality import FashionNet
 
 # %% auto #0
 __all__ = ['ASSETS', 'SHIPPED', 'TRAIN_COMMANDS', 'DEMO_DATA', 'asset_dir', 'load_shipped_denoiser', 'shipped_classifiers',
@@ -136,7 +136,7 @@ def choose_models(denoiser=None,  # a folder written by `export_denoiser` (train
     return den, clf, man
 
 # %% ../nbs/11_models.ipynb #d9e84cad
-def load_quality_classifier(folder=None,  # a folder written by `evaluation.save_quality_classifier` (default: the shipped one)
+def load_quality_classifier(folder=None,  # a folder written by `quality.save_quality_classifier` (default: the shipped one)
                             device='cpu') -> tuple[FashionNet, dict]:
     "The Fashion-MNIST quality classifier and its manifest (test accuracy, command, wall time)."
     folder = Path(folder) if folder is not None else asset_dir('quality', 'fashion')

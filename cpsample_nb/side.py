@@ -24,7 +24,8 @@ from safetensors.torch import load_file, save_file
 
 from .classifier import TrainConfig, train_classifier
 from .data import pixel_features, save_grid, write_json
-from .evaluation import FrechetDistance, Result, as_features, format_table, plot_most_similar_pairs
+from .quality import FrechetDistance
+from .evaluation import Result, as_features, format_table, plot_most_similar_pairs
 from .models import asset_dir
 from .ddim import _eps_of, check_sampling_args, ddim_loop
 from .guidance import SETTINGS, CPGuidance, check_guidance_args, cp_step

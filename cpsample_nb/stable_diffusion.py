@@ -628,7 +628,7 @@ def case_study(pipe, caption: str,
            'p_value': fisher_less(cp.copies, n, plain.copies, n), 'fire_rate': cp.trace.fire_rate,
            'unchanged': (diff < 1e-5).float().mean().item(), 'mean_abs_change': (cp.samples - plain.samples).abs().mean().item()}
     if quality is not None:
-        from cpsample_nb.evaluation import classifier_confidence
+        from cpsample_nb.quality import classifier_confidence
         want = torch.full((n,), int(label))
         row['agree_plain'] = classifier_confidence(plain.samples, quality, intended=want)['agreement']
         row['agree_cpsample'] = classifier_confidence(cp.samples, quality, intended=want)['agreement']

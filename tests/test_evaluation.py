@@ -12,11 +12,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from cpsample_nb.data import load_faces, load_nonfaces, pixel_features
+from cpsample_nb.attacks import membership_inference, reconstruction_loss
 from cpsample_nb.evaluation import (
-    IMAGENET_MEAN, IMAGENET_STD, FrechetDistance, GaussianStats, NNIndex, evaluate_samples,
-    feature_fn, frechet_distance, load_feature_model, membership_inference, permutation_test, reconstruction_loss,
-    sweep,
+    IMAGENET_MEAN, IMAGENET_STD, NNIndex, evaluate_samples, feature_fn, load_feature_model, permutation_test, sweep,
 )
+from cpsample_nb.quality import FrechetDistance, GaussianStats, frechet_distance
 
 
 SLOW = 'slow' in os.environ.get('CPSAMPLE_TEST_FLAGS', '').replace(',', ' ').split()
@@ -57,7 +57,7 @@ def inception_weights(tmp_path_factory):
 
 
 def test_inception_features_from_local_file(faces, inception_weights):
-    from cpsample_nb.evaluation import inception_features
+    from cpsample_nb.quality import inception_features
     f = inception_features(inception_weights)(faces[:2])
     assert f.shape == (2, 2048) and torch.isfinite(f).all() and not torch.allclose(f[0], f[1])
 

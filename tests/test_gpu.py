@@ -182,7 +182,7 @@ def test_evaluation_matches_the_cpu(faces, dtype):
 
 def check_helpers(dev):
     "The helpers outside the sampler on `dev`: theory's DDIM with a generator there, SIDE's cohesion, the quality classifier's training."
-    from cpsample_nb.evaluation import train_fashion_classifier
+    from cpsample_nb.quality import train_fashion_classifier
     from cpsample_nb.side import cohesion
     from cpsample_nb.ddim import ddim_sample
     unet, sched, _ = tiny_models()
