@@ -16,9 +16,9 @@ from PIL import Image, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['DEFAULT_SIZE', 'FASHION_DIR', 'FASHION_CLASSES', 'IMAGE_SUFFIXES', 'resize', 'load_faces', 'load_nonfaces',
-           'load_digits', 'read_idx', 'fashion_mnist_file', 'load_fashion_mnist', 'load_image_folder', 'write_json',
-           'ProtectedSubset', 'protected_subset', 'to_image', 'show_grid', 'save_grid', 'pixel_features', 'nn_cosine',
-           'heldout_threshold']
+           'load_digits', 'read_idx', 'fashion_mnist_file', 'load_fashion_mnist', 'image_files', 'load_image_folder',
+           'write_json', 'load_newest', 'ProtectedSubset', 'protected_subset', 'to_image', 'show_grid', 'save_grid',
+           'pixel_features', 'nn_cosine', 'heldout_threshold']
 
 # %% ../nbs/00_data.ipynb #1cc77d7a
 def resize(images: torch.Tensor,  # (N, C, H, W) float images
@@ -121,13 +121,22 @@ def load_fashion_mnist(split: str = 'train',  # 'train' (60,000 images) or 'test
 # %% ../nbs/00_data.ipynb #400e61da
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
 
+def _flatten_alpha(im: Image.Image) -> Image.Image:
+    "Composite an image with transparency onto white; others are returned as they are."
+    if im.mode in ('RGBA', 'LA', 'PA') or (im.mode == 'P' and 'transparency' in im.info):
+        rgba = im.convert('RGBA')
+        flat = Image.alpha_composite(Image.new('RGBA', rgba.size, (255, 255, 255, 255)), rgba).convert('RGB')
+        return flat.convert('L') if im.mode == 'LA' else flat
+    return im
+
 def _read_image(path: Path, channels: int | None) -> torch.Tensor:
-    "Read one image file as a (C, H, W) tensor in [-1, 1]; C is 1 or 3 (alpha dropped)."
+    "Read one image file as a (C, H, W) tensor in [-1, 1]; C is 1 or 3 (transparency composited onto white)."
     try:
         with Image.open(path) as im:
             im.load()
-            if channels is None: mode = 'L' if im.mode in ('1', 'L', 'LA', 'I', 'I;16', 'F') else 'RGB'
-            else: mode = 'L' if channels == 1 else 'RGB'
+            gray = im.mode in ('1', 'L', 'LA', 'I', 'I;16', 'F')
+            im = _flatten_alpha(im)
+            mode = ('L' if gray else 'RGB') if channels is None else ('L' if channels == 1 else 'RGB')
             arr = np.asarray(im.convert(mode), dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise ValueError(f"could not read image file {path}: {e}") from e
@@ -142,20 +151,35 @@ def _center_square(t: torch.Tensor) -> torch.Tensor:
     return t[..., top:top + s, left:left + s]
 
 # %% ../nbs/00_data.ipynb #95907e33
-def load_image_folder(path,  # folder holding PNG/JPEG files (not searched recursively)
-                      size: int,  # output height and width
-                      channels: int | None = None,  # 1 or 3 to convert; None keeps the files' own (must agree)
-                     ) -> torch.Tensor:
-    "Load every PNG/JPEG in `path` as (N, C, size, size) in [-1, 1], centre-cropped to a square."
+def image_files(path,  # a folder of images, searched recursively
+               ) -> list[Path]:
+    "The PNG/JPEG files under `path` at any depth (hidden files and folders skipped), sorted by relative path."
     path = Path(path)
-    if channels not in (None, 1, 3): raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
     if not path.exists(): raise FileNotFoundError(f"image folder {path} does not exist")
     if not path.is_dir(): raise NotADirectoryError(f"{path} is a file, not a folder of images")
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files: raise ValueError(f"image folder {path} holds no PNG or JPEG files (looked for {', '.join(IMAGE_SUFFIXES)})")
+    files = [p for p in path.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+             and not any(part.startswith('.') for part in p.relative_to(path).parts)]
+    return sorted(files, key=lambda p: p.relative_to(path).parts)
+
+def load_image_folder(path,  # folder holding PNG/JPEG files, flat or in sub-folders (searched recursively)
+                      size: int,  # output height and width
+                      channels: int | None = None,  # 1 or 3 to convert; None keeps the files' own (must agree)
+                      min_images: int = 1,  # fewer images than this is an error
+                      min_side: int | None = None,  # an image whose shorter side is below this is an error (None: enlarge it)
+                     ) -> torch.Tensor:
+    "Load every PNG/JPEG under `path` as (N, C, size, size) in [-1, 1], centre-cropped to a square."
+    if channels not in (None, 1, 3): raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
+    files = image_files(path)
+    if not files: raise ValueError(f"image folder {path} holds no PNG or JPEG files, at any depth (looked for {', '.join(IMAGE_SUFFIXES)})")
+    if len(files) < min_images: raise ValueError(f"image folder {path} holds {len(files)} image(s); at least {min_images} are needed")
     imgs = [_read_image(f, channels) for f in files]
+    small = [(f, t) for f, t in zip(files, imgs) if min_side is not None and min(t.shape[-2:]) < min_side]
+    if small:
+        f, t = small[0]
+        raise ValueError(f"{len(small)} image(s) in {path} are smaller than {min_side}x{min_side}, e.g. {f.relative_to(path)} is "
+                         f"{t.shape[-1]}x{t.shape[-2]}: use images at least as large as the model ({min_side} pixels) or a smaller model")
     counts = {}
-    for f, t in zip(files, imgs): counts.setdefault(t.shape[0], f.name)
+    for f, t in zip(files, imgs): counts.setdefault(t.shape[0], f.relative_to(path))
     if len(counts) > 1:
         ex = ', '.join(f"{c} channel(s), e.g. {n}" for c, n in sorted(counts.items()))
         raise ValueError(f"images in {path} have mixed channel counts ({ex}); pass channels=1 or channels=3 to convert them all")
@@ -172,6 +196,22 @@ def write_json(path,  # destination file (parent folders are created)
     tmp.write_text(json.dumps(obj, indent=2) + '\n')
     tmp.replace(path)
     return path
+
+# %% ../nbs/00_data.ipynb #55f4e34a
+def load_newest(candidates,  # checkpoints, newest first
+                load,  # load(candidate) -> what the run resumes from; raises if the candidate is corrupt
+                what: str = 'checkpoint',  # name used in the warning
+               ):
+    "`(candidate, load(candidate))` for the newest candidate that loads, warning once per corrupt one; `(None, None)` if none is given."
+    import warnings
+    candidates, errors = list(candidates), []
+    for c in candidates:
+        try: return c, load(c)
+        except Exception as e:  # a truncated file shows as a safetensors, JSON, torch or OS error
+            msg = f"skipping corrupt {what} {c} ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else 'no message'})"
+            warnings.warn(msg + (": using the next older one" if c != candidates[-1] else ""), stacklevel=2); errors.append(msg)
+    if errors: raise ValueError(f"no {what} loads: " + '; '.join(errors))
+    return None, None
 
 # %% ../nbs/00_data.ipynb #80385f58
 @dataclass

@@ -20,13 +20,13 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from .data import (ProtectedSubset, load_digits, load_faces, load_fashion_mnist, load_image_folder, nn_cosine,
-                               protected_subset, write_json, heldout_threshold)
+                               protected_subset, write_json, heldout_threshold, load_newest)
 from .ddim import ddim_sample
 from .theory import replication_rate
 
 # %% auto #0
-__all__ = ['DATA_NAMES', 'make_unet', 'training_images', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint', 'TrainConfig',
-           'train_denoiser', 'export_denoiser', 'Denoiser', 'load_denoiser', 'add_train_denoiser_args',
+__all__ = ['DATA_NAMES', 'make_unet', 'training_images', 'save_checkpoint', 'checkpoints', 'find_checkpoint', 'load_checkpoint',
+           'TrainConfig', 'train_denoiser', 'export_denoiser', 'Denoiser', 'load_denoiser', 'add_train_denoiser_args',
            'plot_replication', 'evaluate_replication', 'initial_unet', 'heldout_images', 'train_denoiser_command',
            'run_train_denoiser']
 
@@ -68,17 +68,18 @@ def save_checkpoint(out: Path, unet, ema: EMAModel, opt, gen: torch.Generator, s
     from safetensors.torch import save_file
     save_file({'generator': gen.get_state()}, tmp / 'rng.safetensors')
     write_json(tmp / 'state.json', state)
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists(): final.rename(old)
+    if final.exists():  # the previous checkpoint becomes checkpoint.old: the fallback if the new one is ever corrupted
+        shutil.rmtree(old, ignore_errors=True); final.rename(old)
     tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
     return final
 
+def checkpoints(out: Path) -> list[Path]:
+    "The complete checkpoint folders in `out`, newest first (`checkpoint`, then `checkpoint.old`)."
+    return [Path(out) / n for n in ('checkpoint', 'checkpoint.old') if (Path(out) / n / 'state.json').exists()]
+
 def find_checkpoint(out: Path) -> Path | None:
-    "The latest complete checkpoint folder in `out` (`checkpoint`, else a surviving `checkpoint.old`), or None."
-    for name in ('checkpoint', 'checkpoint.old'):
-        if (Path(out) / name / 'state.json').exists(): return Path(out) / name
-    return None
+    "The newest complete checkpoint folder in `out`, or None (whether it loads is `load_newest`'s question)."
+    return next(iter(checkpoints(out)), None)
 
 def load_checkpoint(ckpt: Path, opt_lr: float, device='cpu'):
     "Read a checkpoint: (unet, ema, optimizer, generator, state)."
@@ -149,9 +150,9 @@ def train_denoiser(images: torch.Tensor,  # the protected training images (n, C,
     cfg, out = cfg or TrainConfig(), Path(out)
     scheduler = scheduler or DDPMScheduler(num_train_timesteps=1000)
     if images.ndim != 4 or len(images) == 0: raise ValueError(f"images must be a non-empty (n, C, H, W) tensor, got {tuple(images.shape)}")
-    ckpt = find_checkpoint(out) if resume else None
+    ckpt, loaded = load_newest(checkpoints(out) if resume else [], lambda c: load_checkpoint(c, cfg.lr, images.device), 'denoiser checkpoint')
     if ckpt is not None:
-        unet, ema, opt, gen, state = load_checkpoint(ckpt, cfg.lr, images.device)
+        unet, ema, opt, gen, state = loaded
         if state['step'] > cfg.steps: raise ValueError(f"checkpoint in {out} is at step {state['step']}, beyond steps={cfg.steps}")
     else: unet, ema, opt, gen, state = _fresh(images, cfg, unet)
     sched_lr = lambda step: min(1.0, (step + 1) / max(cfg.warmup, 1))
