@@ -155,7 +155,7 @@ def shipped_pairs() -> list:
 
 def pair_classifier(name: str, swaps: dict, device='cpu'):
     "The classifier pair `name` runs with: the train-classifier folder `swaps` gives for it, or the shipped one."
-    from cpsample_nb.classifier import load_classifier
+    from cpsample_nb.training import load_classifier
     return load_classifier(swaps[name], device=device)[0] if name in swaps else Shipped.classifier(name, device)
 
 
@@ -399,7 +399,7 @@ def guidance_flops(model, x, t):
 
 def run_summary(folder) -> dict:
     "Training wall time, steps and per-band CE of a train-classifier folder: report.json, else its newest checkpoint's history."
-    from cpsample_nb.classifier import latest_checkpoint
+    from cpsample_nb.training import latest_checkpoint
     folder = Path(folder)
     if (folder / 'report.json').exists():
         rep = json.loads((folder / 'report.json').read_text())
@@ -869,7 +869,8 @@ def check_sd_study(p, a):
 
 
 def run_sd_study(a, env):
-    from cpsample_nb.classifier import MemorisationReport, TrainConfig
+    from cpsample_nb.classifier import MemorisationReport
+    from cpsample_nb.training import TrainConfig
     from cpsample_nb.data import heldout_threshold, load_fashion_mnist
     from cpsample_nb.evaluation import format_table
     from cpsample_nb.stable_diffusion import (CPSampleSDPipeline, captioned_fashion, case_study, class_caption, load_t2i,

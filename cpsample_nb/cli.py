@@ -100,7 +100,7 @@ COMMANDS = {
     'evaluate': ('replication, chi-square against a baseline, quality and figures for a samples file',
                  _lazy('experiments', 'add_evaluate_args'), _lazy('experiments', 'run_evaluate')),
     'train-classifier': ('train the random-label time-conditioned classifier on faces, digits or a folder of images',
-                         _lazy('classifier', 'add_train_classifier_args'), _lazy('classifier', 'run_train_classifier')),
+                         _lazy('training', 'add_train_classifier_args'), _lazy('training', 'run_train_classifier')),
     'train-denoiser': ('train a UNet2DModel denoiser on a protected set until it replicates',
                        _lazy('denoiser', 'add_train_denoiser_args'), _lazy('denoiser', 'run_train_denoiser')),
     'train-quality-classifier': ('train the Fashion-MNIST classifier behind fd_fmnist_classifier',

@@ -11,7 +11,7 @@ import shlex
 from pathlib import Path
 
 import cpsample_nb
-from .classifier import add_train_classifier_args, load_classifier, run_train_classifier
+from .training import add_train_classifier_args, load_classifier, run_train_classifier
 from .denoiser import Denoiser, add_train_denoiser_args, load_denoiser, run_train_denoiser
 from .quality import FashionNet
 

@@ -22,7 +22,7 @@ from diffusers import DDIMScheduler
 from diffusers.utils.torch_utils import randn_tensor
 from safetensors.torch import load_file, save_file
 
-from .classifier import TrainConfig, train_classifier
+from .training import TrainConfig, train_classifier
 from .data import pixel_features, save_grid, write_json
 from .quality import FrechetDistance
 from .evaluation import Result, as_features, format_table, plot_most_similar_pairs
@@ -548,7 +548,7 @@ def _classifier_subset(folder: Path) -> tuple[str | None, list | None]:
 
 def _load_target_models(args):
     "(Denoiser, protect classifier or None, the classifier's folder) for `--model` / `--protect`, checked to protect the same images."
-    from cpsample_nb.classifier import load_classifier
+    from cpsample_nb.training import load_classifier
     from cpsample_nb.denoiser import load_denoiser
     from cpsample_nb.models import load_shipped_denoiser
     den = load_shipped_denoiser('faces', args.device) if args.model == 'faces' else load_denoiser(args.model, args.device)

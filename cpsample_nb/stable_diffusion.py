@@ -20,7 +20,8 @@ from diffusers.pipelines.stable_diffusion import StableDiffusionPipelineOutput
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
-from .classifier import TimeClassifier, train_classifier
+from .classifier import TimeClassifier
+from .training import train_classifier
 from .data import FASHION_CLASSES, load_fashion_mnist, nn_cosine, save_grid, write_json
 from .denoiser import find_checkpoint, train_denoiser_command
 from .models import asset_dir
@@ -458,7 +459,7 @@ def load_t2i(folder,  # an `export_t2i` folder or any SD 1.x pipeline folder
              classifier=None,  # a latent classifier (TimeClassifier) or its training folder, for CPSample
              device='cpu') -> CPSampleSDPipeline:
     "Load a text-to-image pipeline folder as a `CPSampleSDPipeline`, with the classifier if given."
-    from cpsample_nb.classifier import load_classifier
+    from cpsample_nb.training import load_classifier
     if not (Path(folder) / 'model_index.json').exists(): raise FileNotFoundError(f"{folder} holds no model_index.json: not a diffusers pipeline folder")
     if isinstance(classifier, (str, Path)): classifier = load_classifier(classifier)[0]
     pipe = CPSampleSDPipeline.from_pretrained(folder, **({'classifier': classifier} if classifier is not None else {}))
@@ -683,7 +684,7 @@ def t2i_protected_images(folder, extra: int = 46, seed: int = 0) -> torch.Tensor
 
 def run_train_latent_classifier(args) -> dict:
     "Run `cpsample train-latent-classifier`: encode the protected images with the model's VAE and train the classifier on them."
-    from cpsample_nb.classifier import TrainConfig as ClassifierConfig
+    from cpsample_nb.training import TrainConfig as ClassifierConfig
     from cpsample_nb.data import load_image_folder
     if args.threads: torch.set_num_threads(args.threads)
     pipe = load_t2i(args.model, device=args.device)

@@ -1,4 +1,4 @@
-"""Slower and fault tests of `cpsample_nb.classifier` (the quick ones are cells of nbs/03_classifier.ipynb).
+"""Slower and fault tests of `cpsample_nb.classifier` and `cpsample_nb.training` (the quick ones are cells of nbs/03_classifier.ipynb and nbs/04_training.ipynb).
 
 - two CPU processes under `accelerate launch` train, the loss falls, the checkpoint loads, and the result
   matches a one-process run with the same seed (both draw the same global batches);
@@ -27,7 +27,7 @@ SMALL = ['--data', 'faces', '--limit', '8', '--batch-size', '8', '--channels', '
 def test_two_process_accelerate_training(tmp_path):
     "accelerate launch --cpu --num_processes 2: loss falls, checkpoint loads, same weights as one process."
     script = tmp_path / 'train.py'
-    script.write_text('from cpsample_nb.classifier import main\nmain()\n')
+    script.write_text('from cpsample_nb.training import main\nmain()\n')
     out2 = tmp_path / 'two'
     cmd = [tool('accelerate'), 'launch', '--cpu', '--num_processes', '2', '--num_machines', '1',
            '--mixed_precision', 'no', '--dynamo_backend', 'no', '--main_process_port', '29517',

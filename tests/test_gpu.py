@@ -119,7 +119,7 @@ def test_generators_on_the_device():
 def check_train_step(dev, images):
     "Two training steps of the classifier (`TrainingRun.train_step`, float32) on the CPU and on `dev`: the same losses."
     from accelerate.state import AcceleratorState
-    from cpsample_nb.classifier import TrainConfig, start_run
+    from cpsample_nb.training import TrainConfig, start_run
     cfg, losses = TrainConfig(steps=2, batch_size=16, eval_every=0, checkpoint_every=0), []
     for d in (CPU, dev):
         AcceleratorState._reset_state(True)  # accelerate keeps one device per process: a second Accelerator would reuse the first's
@@ -133,7 +133,8 @@ def check_train_step(dev, images):
 
 def check_train_step_fp16(dev, images):
     "The classifier's loss and gradients under float16 autocast on `dev` against float32 on the CPU, for one batch."
-    from cpsample_nb.classifier import TrainConfig, build_classifier, classifier_loss, draw_batch, random_labels
+    from cpsample_nb.training import TrainConfig, build_classifier, classifier_loss, draw_batch
+    from cpsample_nb.classifier import random_labels
     sched, y = DDPMScheduler(num_train_timesteps=1000), random_labels(len(images), 0)
     idx, t, noise = draw_batch(len(images), images.shape[1:], TrainConfig(batch_size=32), 1000, torch.Generator().manual_seed(0))
     out = []

@@ -38,7 +38,7 @@ def ship_denoiser(run: Path, name: str = 'denoiser_faces16') -> Path:
 
 
 def ship_classifier(run: Path, command: str, name: str = 'classifier_faces16') -> Path:
-    from cpsample_nb.classifier import latest_checkpoint
+    from cpsample_nb.training import latest_checkpoint
     from cpsample_nb.models import classifier_manifest
     ck, report = latest_checkpoint(run), json.loads((run / 'report.json').read_text())
     if ck is None: raise SystemExit(f"no classifier checkpoint in {run}")
