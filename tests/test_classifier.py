@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from conftest import ROOT, tool
-from cpsample_nb import classifier as C
+from cpsample_nb import training as C
+from cpsample_nb.classifier import random_labels
 from cpsample_nb.data import load_faces
 
 SLOW = 'slow' in os.environ.get('CPSAMPLE_TEST_FLAGS', '').replace(',', ' ').split()
@@ -41,7 +42,7 @@ def test_two_process_accelerate_training(tmp_path):
     assert state['step'] == 60 and state['history'][0]['step'] == 0
     assert ce[-1] < ce[0] - 0.05, ce  # the loss falls
     m2, y2 = C.load_classifier(out2)
-    assert torch.equal(y2, C.random_labels(8, 0))
+    assert torch.equal(y2, random_labels(8, 0))
     one = C.main([*SMALL, '--steps', '60', '--out', str(tmp_path / 'one')])
     for (k, a), b in zip(m2.state_dict().items(), one.model.state_dict().values()):
         torch.testing.assert_close(a, b, atol=2e-4, rtol=1e-3, msg=lambda m: f'{k}: {m}')
