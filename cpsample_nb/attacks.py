@@ -6,19 +6,24 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 from scipy import stats
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from .data import pixel_features
+from .ddim import _eps_of, x0_hat
 from .evaluation import NNIndex, Result, bootstrap_interval
+from .guidance import no_weight_grads
 from .quality import _images
 
 # %% auto #0
 __all__ = ['reconstruction_loss', 'ztest_one_tailed', 'MIAResult', 'membership_inference', 'Table', 'mia_table', 'tpr_at_fpr',
-           'AttackResult', 'nn_membership_attack']
+           'AttackResult', 'attack_result', 'plot_roc', 'loss_attack', 'sampler_eps', 'ddim_jump', 'secmi_scores',
+           'secmi_attack', 'pia_scores', 'pia_attack', 'nn_membership_attack']
 
 # %% ../nbs/10_attacks.ipynb #440b5f19
 def reconstruction_loss(eps_fn: Callable,  # (x_t, t) -> predicted noise (a tensor, or an output with `.sample`)
@@ -97,16 +102,18 @@ def mia_table(eps_fns: dict,  # name -> eps_fn, e.g. {'ddim': unet, 'cpsample a=
 # %% ../nbs/10_attacks.ipynb #cd7e31aa
 def tpr_at_fpr(labels: torch.Tensor,  # (N,) bool: True for members
                scores: torch.Tensor,  # (N,) higher: more likely a member
-               fpr: float = 0.01) -> float:
+               fpr: float = 0.01,  # the largest share of non-members allowed above the threshold
+              ) -> float:
     "True-positive rate at the threshold that lets at most `fpr` of the non-members through."
     neg = scores[~labels].double().sort(descending=True).values
     k = int(math.floor(fpr * len(neg)))
     thr = neg[k] if k < len(neg) else -math.inf  # strictly above the (k+1)-th highest non-member score
     return (scores[labels].double() > thr).double().mean().item()
 
+# %% ../nbs/10_attacks.ipynb #95166185
 @dataclass
 class AttackResult(Result):
-    "A membership attack's AUC and TPR at low FPR, with bootstrap intervals."
+    "A membership attack's AUC and TPR at 1% / 0.1% FPR with bootstrap 95% intervals, its ROC curve and run time."
     name: str
     n_members: int
     n_nonmembers: int
@@ -115,17 +122,186 @@ class AttackResult(Result):
     tpr_1: float  # TPR at 1% FPR
     tpr_1_ci: tuple
     tpr_01: float  # TPR at 0.1% FPR
+    tpr_01_ci: tuple = (float('nan'), float('nan'))
+    fpr: list = field(default_factory=list, repr=False)  # the ROC curve's false-positive rates
+    tpr: list = field(default_factory=list, repr=False)  # and true-positive rates
+    seconds: float | None = None  # wall time of the scoring (members and non-members)
+    details: dict = field(default_factory=dict)  # the attack's settings and its own numbers (e.g. Algorithm 1's z)
 
+    def rows(self) -> list[dict]:
+        ci = lambda c: f"{c[0]:.3f}-{c[1]:.3f}"
+        return [{'attack': self.name, 'members': self.n_members, 'non-members': self.n_nonmembers, 'AUC': self.auc, 'AUC 95%': ci(self.auc_ci),
+                 'TPR@1%FPR': self.tpr_1, 'TPR@1% 95%': ci(self.tpr_1_ci), 'TPR@0.1%FPR': self.tpr_01, 'TPR@0.1% 95%': ci(self.tpr_01_ci)}]
+
+# %% ../nbs/10_attacks.ipynb #60b0ef30
+def _auc(labels: torch.Tensor, scores: torch.Tensor) -> float:
+    return float(roc_auc_score(labels.numpy(), scores.numpy())) if 0 < int(labels.sum()) < len(labels) else float('nan')
+
+def attack_result(name: str,  # the attack (and the sampler it attacked), for tables and legends
+                  member_scores: torch.Tensor,  # (n,) scores of the members; higher: more likely a member
+                  nonmember_scores: torch.Tensor,  # (m,) scores of the non-members
+                  *, n_boot: int = 500,  # bootstrap resamples of the candidates
+                  seed: int = 0,  # seed of the bootstrap
+                  seconds: float | None = None,  # wall time of the scoring, recorded as given
+                  **details,  # the attack's settings and numbers, recorded as given
+                 ) -> AttackResult:
+    "AUC, TPR at 1% and 0.1% FPR (each with a percentile-bootstrap 95% interval) and the ROC curve of an attack's scores."
+    m, n = (torch.as_tensor(s).detach().double().flatten().cpu() for s in (member_scores, nonmember_scores))
+    if len(m) < 2 or len(n) < 2: raise ValueError(f"an attack needs at least 2 members and 2 non-members, got {len(m)} and {len(n)}")
+    if not (m.isfinite().all() and n.isfinite().all()): raise ValueError("the attack's scores must be finite numbers")
+    labels, scores = torch.cat([torch.ones(len(m), dtype=torch.bool), torch.zeros(len(n), dtype=torch.bool)]), torch.cat([m, n])
+    boot = lambda stat: bootstrap_interval(stat, labels, scores, n_boot=n_boot, seed=seed)
+    at = lambda f: (lambda l, s: tpr_at_fpr(l, s, f))
+    fpr, tpr, _ = roc_curve(labels.numpy(), scores.numpy())
+    return AttackResult(name, len(m), len(n), _auc(labels, scores), boot(_auc), at(0.01)(labels, scores), boot(at(0.01)),
+                        at(0.001)(labels, scores), boot(at(0.001)), fpr.tolist(), tpr.tolist(), seconds, details)
+
+# %% ../nbs/10_attacks.ipynb #8f281e11
+def plot_roc(results: list,  # `AttackResult`s to draw on one axes
+             ax=None,  # matplotlib axes (default: a new figure)
+             title: str | None = None,  # the axes title
+            ):
+    "ROC curves of several attacks on log-log axes (low false-positive rates are where an attack matters), with chance."
+    import matplotlib.pyplot as plt
+    if not results: raise ValueError("plot_roc needs at least one AttackResult")
+    ax = ax or plt.subplots(figsize=(4.6, 4.2))[1]
+    lo = 0.5 / max(r.n_nonmembers for r in results)  # below one non-member: where a zero false-positive rate is drawn
+    for r in results:
+        ax.plot([max(f, lo) for f in r.fpr], [max(t, lo) for t in r.tpr], lw=1.3, label=f"{r.name}: AUC {r.auc:.2f}, TPR@1% {r.tpr_1:.2f}")
+    ax.plot([lo, 1], [lo, 1], ':', color='grey', lw=0.8, label='chance')
+    ax.set(xscale='log', yscale='log', xlim=(lo, 1.05), ylim=(lo, 1.05), xlabel='false-positive rate', ylabel='true-positive rate',
+           title=title or 'membership attacks')
+    ax.legend(fontsize=7, loc='lower right')
+    return ax
+
+# %% ../nbs/10_attacks.ipynb #1f0d6acd
+def loss_attack(eps_fn: Callable,  # (x_t, t) -> eps: the eps the sampler uses (`sampler_eps`)
+                scheduler,  # diffusers scheduler owning alphas_cumprod
+                members: torch.Tensor,  # (n, C, H, W) protected images
+                nonmembers: torch.Tensor,  # (m, C, H, W) images never trained on
+                t: int = 100,  # timestep of the loss (the demo's; the paper's Table 3 tries several)
+                *, name: str = 'loss', seed: int = 0, n_boot: int = 500, batch_size: int = 64,
+               ) -> AttackResult:
+    "Algorithm 1 as an attack: score = -reconstruction loss at t; the Z-test's z and p in `details`."
+    t0 = time.perf_counter()
+    lm = reconstruction_loss(eps_fn, scheduler, members, t, seed, batch_size)
+    ln = reconstruction_loss(eps_fn, scheduler, nonmembers, t, seed + 1, batch_size)
+    wall = time.perf_counter() - t0
+    z, p = ztest_one_tailed(lm, ln)
+    return attack_result(name, -lm, -ln, n_boot=n_boot, seed=seed, seconds=wall, attack='loss', t=int(t), z=z, p_value=p)
+
+# %% ../nbs/10_attacks.ipynb #8f1a4ace
+def sampler_eps(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
+                scheduler,  # its diffusers scheduler (owns alphas_cumprod)
+                guide=None,  # None: the plain eps; or a guidance object guide(eps, x_t, t, abar_t) -> eps_hat (CPGuidance, GatedGuidance, AMGGuidance)
+               ) -> Callable:
+    "The eps a sampler uses at (x_t, t), as one callable (x_t, t) -> eps for the white-box attacks; t is one timestep."
+    abar = scheduler.alphas_cumprod
+    def eps_fn(x, t):
+        t0 = int(t.flatten()[0]) if torch.is_tensor(t) else int(t)
+        if torch.is_tensor(t) and bool((t != t0).any()): raise ValueError("sampler_eps takes one timestep per call")
+        with torch.no_grad(): eps = _eps_of(unet, x, torch.full((len(x),), t0, dtype=torch.long, device=x.device))
+        if guide is None: return eps
+        with no_weight_grads(getattr(guide, 'classifier', None)): return guide(eps, x, t0, float(abar[t0]))
+    return eps_fn
+
+# %% ../nbs/10_attacks.ipynb #95d8a006
+def ddim_jump(eps_fn: Callable,  # (x_t, t) -> eps
+              scheduler,  # diffusers scheduler owning alphas_cumprod
+              x: torch.Tensor,  # (N, C, H, W) the images at timestep t_from
+              t_from: int,  # where x is
+              t_to: int,  # where to move it (above t_from: inversion; below: denoising)
+             ) -> torch.Tensor:
+    "Deterministic DDIM move of x from t_from to t_to with the eps at (x, t_from): sqrt(abar_to) x0_hat + sqrt(1 - abar_to) eps."
+    a = scheduler.alphas_cumprod
+    eps = eps_fn(x, torch.full((len(x),), int(t_from), dtype=torch.long, device=x.device))
+    eps = getattr(eps, 'sample', eps)
+    return math.sqrt(float(a[t_to])) * x0_hat(x, eps, float(a[t_from])) + math.sqrt(1 - float(a[t_to])) * eps
+
+# %% ../nbs/10_attacks.ipynb #1f8a94c9
+def secmi_scores(eps_fn: Callable,  # (x_t, t) -> eps: the eps the sampler uses
+                 scheduler,  # diffusers scheduler owning alphas_cumprod
+                 images: torch.Tensor,  # (N, C, H, W) candidates in [-1, 1]
+                 t: int = 100,  # SecMI's t_SEC
+                 k: int = 10,  # the inversion's step
+                 batch_size: int = 100,  # images per eps call
+                ) -> torch.Tensor:
+    "SecMI's t-error per image, shape (N,): ||x_t - denoise(invert(x_t, t -> t + k), t + k -> t)||^2 after inverting x_0 to t."
+    images = _images(images, 'images')
+    T = len(scheduler.alphas_cumprod)
+    if not (0 < int(k) and 0 < int(t) and int(t) % int(k) == 0 and int(t) + int(k) < T):
+        raise ValueError(f"SecMI needs 0 < k, t a multiple of k and t + k < {T} (the scheduler's steps), got t={t}, k={k}")
+    out = []
+    with torch.no_grad():
+        for x in images.split(batch_size):
+            for s in range(0, int(t), int(k)): x = ddim_jump(eps_fn, scheduler, x, s, s + k)
+            back = ddim_jump(eps_fn, scheduler, ddim_jump(eps_fn, scheduler, x, t, t + k), t + k, t)
+            out.append(((back - x) ** 2).flatten(1).sum(1).float().cpu())
+    return torch.cat(out)
+
+# %% ../nbs/10_attacks.ipynb #4dde8e1c
+def _scored(name: str, score: Callable, members, nonmembers, n_boot: int, seed: int, **details) -> AttackResult:
+    "An `attack_result` of score(members), score(nonmembers), timed."
+    t0 = time.perf_counter()
+    sm, sn = score(members), score(nonmembers)
+    return attack_result(name, sm, sn, n_boot=n_boot, seed=seed, seconds=time.perf_counter() - t0, **details)
+
+def secmi_attack(eps_fn: Callable,  # (x_t, t) -> eps: the eps the sampler uses (`sampler_eps`)
+                 scheduler,  # diffusers scheduler owning alphas_cumprod
+                 members: torch.Tensor,  # (n, C, H, W) protected images
+                 nonmembers: torch.Tensor,  # (m, C, H, W) images never trained on
+                 t: int = 100,  # SecMI's t_SEC
+                 k: int = 10,  # the inversion's step
+                 *, name: str = 'SecMI', seed: int = 0, n_boot: int = 500, batch_size: int = 100,
+                ) -> AttackResult:
+    "SecMI_stat (Duan et al. 2023): score = -t-error; a member's DDIM round trip at t lands closer to where it started."
+    score = lambda x: -secmi_scores(eps_fn, scheduler, x, t, k, batch_size)
+    return _scored(name, score, members, nonmembers, n_boot, seed, attack='secmi', t=int(t), k=int(k))
+
+# %% ../nbs/10_attacks.ipynb #d304f5a9
+def pia_scores(eps_fn: Callable,  # (x_t, t) -> eps: the eps the sampler uses
+               scheduler,  # diffusers scheduler owning alphas_cumprod
+               images: torch.Tensor,  # (N, C, H, W) candidates in [-1, 1]
+               t: int = 200,  # the attack's timestep
+               p: float = 4,  # the norm
+               batch_size: int = 100,  # images per eps call
+              ) -> torch.Tensor:
+    "PIA's distance per image, shape (N,): ||eps(sqrt(abar_t) x + sqrt(1 - abar_t) eps_0, t) - eps_0||_p with eps_0 = eps(x, 0)."
+    images = _images(images, 'images')
+    T = len(scheduler.alphas_cumprod)
+    if not 0 < int(t) < T: raise ValueError(f"PIA's t must be between 1 and {T - 1} (the scheduler's steps), got {t}")
+    if not p > 0: raise ValueError(f"p must be > 0, got {p}")
+    a, out = float(scheduler.alphas_cumprod[int(t)]), []
+    ts = lambda x, s: torch.full((len(x),), s, dtype=torch.long, device=x.device)
+    with torch.no_grad():
+        for x in images.split(batch_size):
+            e0 = eps_fn(x, ts(x, 0)); e0 = getattr(e0, 'sample', e0)
+            et = eps_fn(math.sqrt(a) * x + math.sqrt(1 - a) * e0, ts(x, int(t))); et = getattr(et, 'sample', et)
+            out.append((et - e0).abs().pow(p).flatten(1).sum(1).pow(1 / p).float().cpu())
+    return torch.cat(out)
+
+def pia_attack(eps_fn: Callable,  # (x_t, t) -> eps: the eps the sampler uses (`sampler_eps`)
+               scheduler,  # diffusers scheduler owning alphas_cumprod
+               members: torch.Tensor,  # (n, C, H, W) protected images
+               nonmembers: torch.Tensor,  # (m, C, H, W) images never trained on
+               t: int = 200,  # the attack's timestep
+               p: float = 4,  # the norm
+               *, name: str = 'PIA', seed: int = 0, n_boot: int = 500, batch_size: int = 100,
+              ) -> AttackResult:
+    "PIA (Kong et al. 2024): score = -||eps(x_t, t) - eps(x_0, 0)||_p with x_t built from the model's own eps at 0."
+    score = lambda x: -pia_scores(eps_fn, scheduler, x, t, p, batch_size)
+    return _scored(name, score, members, nonmembers, n_boot, seed, attack='pia', t=int(t), p=float(p))
+
+# %% ../nbs/10_attacks.ipynb #194b8e8d
 def nn_membership_attack(released: torch.Tensor,  # (N, C, H, W) the released samples
                          members: torch.Tensor,  # candidates that were protected (S)
                          nonmembers: torch.Tensor,  # as many candidates that were not (held-out images)
-                         features: Callable = pixel_features,  # images -> L2-normalised features
-                         name: str = 'nn', n_boot: int = 500, seed: int = 0) -> AttackResult:
-    "Sample-only attack: score each candidate by its nearest cosine to the released samples; AUC and TPR at 1% / 0.1% FPR."
-    from cpsample_nb.guidance import _auc
-    scores = NNIndex(released, features).query(torch.cat([members, nonmembers]))[0][:, 0].float()
-    labels = torch.cat([torch.ones(len(members), dtype=torch.bool), torch.zeros(len(nonmembers), dtype=torch.bool)])
-    auc, t1 = _auc(labels, scores), tpr_at_fpr(labels, scores, 0.01)
-    return AttackResult(name, len(members), len(nonmembers), auc, bootstrap_interval(_auc, labels, scores, n_boot=n_boot, seed=seed),
-                        t1, bootstrap_interval(lambda l, s: tpr_at_fpr(l, s, 0.01), labels, scores, n_boot=n_boot, seed=seed),
-                        tpr_at_fpr(labels, scores, 0.001))
+                         features: Callable = pixel_features,  # images -> features (L2-normalised here)
+                         name: str = 'nn', n_boot: int = 500, seed: int = 0,
+                        ) -> AttackResult:
+    "Sample-only attack: score = each candidate's nearest cosine to the released samples (faiss); AUC and TPR at 1% / 0.1% FPR."
+    t0 = time.perf_counter()
+    index = NNIndex(released, features)
+    sm, sn = (index.query(x)[0][:, 0].float() for x in (members, nonmembers))
+    return attack_result(name, sm, sn, n_boot=n_boot, seed=seed, seconds=time.perf_counter() - t0, attack='nn', released=len(released),
+                         features=getattr(features, '__name__', type(features).__name__))
