@@ -14,6 +14,7 @@ Sub-commands (the script each replaced):
     sd-study     the case study of 13_stable_diffusion on the shipped mini text-to-image model (sd_study.py)
     gate         how well the classifier's confidence predicts that a trajectory ends as a copy (issue 24)
     frontier     copies, sample-only membership attack, quality and time of each sampler from the same noise (issue 24)
+    side         SIDE at full size: seeds, AMS/UMS per band with intervals, Fisher tests (issue 25)
 
 Options every sub-command shares (one implementation, below): `--threads` (torch's CPU threads), `--default-malloc`
 (as the `cpsample` command does, every sub-command fixes glibc's allocator thresholds first with
@@ -1060,6 +1061,50 @@ def run_frontier(a, env):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# side (issue 25, item 3: SIDE at full size, seeds, pooled counts, Fisher tests)
+# ---------------------------------------------------------------------------------------------------------------------
+
+SIDE_HELP = """`cpsample_nb.side.side_study`: the whole SIDE attack (N_syn samples, k-means, the cohesion filter, SIDE's and
+Cond's classifiers, then --n-per-arm samples per arm: UnCond, SIDE at every --lambdas, Cond at --cond-lambdas) once
+per --seeds, against the shipped --model unprotected and behind CPSample at guidance.SETTINGS of its data. Reports
+per band AMS (Wilson 95%) and UMS, per seed and pooled, and one-sided Fisher tests: SIDE against UnCond, and every
+arm unprotected against the same arm through CPSample. Stage files go to --work (a rerun resumes from them);
+the figure goes beside the JSON."""
+
+
+def add_side(p):
+    p.add_argument('--model', default='fashion', choices=['fashion', 'faces'], help='shipped denoiser and its classifier (default: %(default)s)')
+    p.add_argument('--n-per-arm', type=positive_int, default=1000, help='samples per arm and seed (default: %(default)s)')
+    p.add_argument('--seeds', type=nonneg_int, nargs='+', default=[0, 1, 2], help='one whole attack per seed (default: 0 1 2)')
+    p.add_argument('--lambdas', type=float, nargs='+', default=[1.0, 3.0, 10.0, 30.0, 50.0], help="SIDE's guidance weights (default: 1 3 10 30 50)")
+    p.add_argument('--cond-lambdas', type=float, nargs='+', default=[1.0], help="the Cond baseline's guidance weights (default: 1)")
+    p.add_argument('--n-syn', type=positive_int, default=1000, help='samples that build the surrogate (default: %(default)s)')
+    p.add_argument('--steps', type=positive_int, default=25, help='DDIM steps everywhere (default: %(default)s)')
+    p.add_argument('--clf-steps', type=positive_int, default=1000, help="training steps of SIDE's and Cond's classifiers (default: %(default)s)")
+    p.add_argument('--work', type=Path, default=None, help='stage files (default: runs/side_MODEL)')
+    add_common(p, threads=1, device='cpu')
+
+
+def check_side(p, a):
+    if any(not 0 < v < math.inf for v in a.lambdas + a.cond_lambdas): p.error('--lambdas and --cond-lambdas must be finite and > 0')
+    if a.n_syn < 100: p.error(f'--n-syn must be at least 100 (K = 100 clusters), got {a.n_syn}')
+
+
+def run_side(a, env):
+    import shutil
+    from cpsample_nb.side import side_study
+    work = a.work or ROOT / 'runs' / f'side_{a.model}'
+    res = side_study(a.model, 'shipped', work, n_per_arm=a.n_per_arm, seeds=a.seeds, lambdas=a.lambdas, cond_lambdas=a.cond_lambdas,
+                     n_syn=a.n_syn, steps=a.steps, clf_steps=a.clf_steps, device=a.device, log=lambda s: print(s, flush=True))
+    fig = (Path(a.out) if a.out else REPORTS / f'side_{a.model}.json').with_suffix('.png')
+    fig.parent.mkdir(parents=True, exist_ok=True); shutil.copy(work / 'side_study.png', fig)
+    for r in res['tests']:
+        if r['seed'] == 'pooled' and r['band'] != '>= low':
+            print(f"{r['target']:>22} {r['test']:<40} {r['band']:<9} {r['k1']:>5}/{r['n1']} vs {r['k2']:>5}/{r['n2']}  p = {r['p']:.3g}")
+    return res | {'figure': str(fig.relative_to(ROOT) if fig.is_relative_to(ROOT) else fig), 'work': str(work)}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # The entry point
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -1074,6 +1119,7 @@ COMMANDS = {  # name: (one-line help, the script it replaced); NAME's options, c
     'sd-study': ('the Stable Diffusion case study on the shipped mini model (alpha, protected set, non-members)', 'sd_study.py'),
     'gate': ("how well the classifier's confidence predicts that a trajectory ends as a copy (issue 24)", None),
     'frontier': ('copies, sample-only membership attack, quality and time of each sampler from the same noise (issue 24)', None),
+    'side': ('SIDE at full size: seeds, AMS/UMS per band with intervals, Fisher tests against UnCond and plain DDIM (issue 25)', None),
 }
 
 

@@ -35,7 +35,9 @@ __all__ = ['CPSAMPLE_DEMO', 'SHIPPED_CLASSIFIER', 'CLEAN_T_POWER', 'FACE_BANDS',
            'build_surrogate', 'CleanClassifier', 'train_surrogate_classifier', 'Target', 'class_grad', 'side_sample',
            'bands_from_edges', 'similarity_matrix', 'ams', 'ums', 'MemScores', 'mem_scores', 'SideConfig', 'draw',
            'accuracy', 'SideRun', 'attack', 'plot_lambda_sweep', 'pairs_figure', 'side_section', 'add_attack_side_args',
-           'side_config', 'coverage_rows', 'write_side_outputs', 'run_attack_side', 'main']
+           'side_config', 'coverage_rows', 'write_side_outputs', 'run_attack_side', 'main', 'side_setup',
+           'fisher_greater', 'score_arm', 'study_tables', 'study_tests', 'plot_side_study', 'side_study',
+           'side_command']
 
 # %% ../nbs/14_side.ipynb #ada8bf8d
 CPSAMPLE_DEMO = SETTINGS['faces']  # CPSample's setting in the faces demo (15_experiments' DEMO_SETTINGS), for the shipped faces classifier
@@ -305,7 +307,8 @@ class SideConfig:
     k: int = 100  # k-means clusters (K)
     tau: float = 0.5  # cohesion threshold
     n_g: int = 250  # images per arm (N_G)
-    lambdas: tuple = (1.0, 3.0, 10.0, 30.0, 50.0)  # guidance weights swept for SIDE and Cond (UnCond is lambda = 0)
+    lambdas: tuple = (1.0, 3.0, 10.0, 30.0, 50.0)  # guidance weights swept for SIDE (UnCond is lambda = 0)
+    cond_lambdas: tuple | None = None  # Cond's guidance weights (None: the same as `lambdas`)
     steps: int = 50  # DDIM steps, everywhere
     clf_steps: int = 1500  # classifier training steps (SIDE's and Cond's)
     clf_batch: int = 100  # classifier batch size
@@ -316,12 +319,15 @@ class SideConfig:
 
     def __post_init__(self):
         self.lambdas, self.bands = tuple(float(v) for v in self.lambdas), tuple(float(v) for v in self.bands)
+        self.cond_lambdas = self.lambdas if self.cond_lambdas is None else tuple(float(v) for v in self.cond_lambdas)
         for k in ('n_syn', 'k', 'n_g', 'steps', 'clf_steps', 'clf_batch', 'batch_size'):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{k} must be a positive integer, got {v!r}")
         if self.k > self.n_syn: raise ValueError(f"k={self.k} clusters need at least as many generated images, got n_syn={self.n_syn}")
         if not -1 <= self.tau <= 1: raise ValueError(f"tau is a cosine similarity threshold and must be in [-1, 1], got {self.tau}")
-        if any(not 0 < v < math.inf for v in self.lambdas): raise ValueError(f"lambdas must be finite and > 0 (lambda = 0 is UnCond, always run), got {self.lambdas}")
+        for k in ('lambdas', 'cond_lambdas'):
+            v = getattr(self, k)
+            if not v or any(not 0 < x < math.inf for x in v): raise ValueError(f"{k} must be finite and > 0 (lambda = 0 is UnCond, always run), got {v}")
         bands_from_edges(self.bands)
 
 QUICK_SIDE = SideConfig(n_syn=48, k=6, n_g=16, lambdas=(10.0,), steps=8, clf_steps=20, clf_batch=16, batch_size=48)  # seconds, not minutes
@@ -419,7 +425,8 @@ def attack(target: Target,  # the score function attacked
     secs['classifiers'] = time.perf_counter() - t0 - secs['synthetic']; log(f"{target.name}: classifier accuracy {accs}")
     run = SideRun(target.describe(), asdict(cfg), sur.summary(), accs, [], secs, quality_name)
     run.images['medoids'] = syn[(as_features(syn, features) @ sur.centroids[sur.kept].T).argmax(0)]  # one image per kept cluster
-    arms = [('UnCond', None, 0.0)] + [(nm, c, lam) for lam in cfg.lambdas for nm, c in (('Cond', cond), ('SIDE', side))]
+    arms = [('UnCond', None, 0.0)] + [(nm, c, lam) for lam in sorted(set(cfg.lambdas) | set(cfg.cond_lambdas)) for nm, c, ls in
+                                      (('Cond', cond, cfg.cond_lambdas), ('SIDE', side, cfg.lambdas)) if lam in ls]
     for nm, clf, lam in arms:
         x, c = _cached(p(f"samples_{nm}_{lam:g}.safetensors"),
                        lambda: draw(target, clf, cfg.n_g, lam, cfg, stream=0, num_classes=sur.num_classes, device=device))
@@ -645,3 +652,191 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         print(f"cpsample attack-side: error: {e}", file=sys.stderr); return 1
     return 0
+
+# %% ../nbs/14_side.ipynb #807e1f01
+def side_setup(model: str = 'fashion',  # 'faces', 'fashion' (shipped denoisers) or a train-denoiser model folder
+               classifier: str | None = 'shipped',  # CPSample's classifier: 'shipped' (the data's), a train-classifier folder, or None (unprotected only)
+               alpha: float | None = None,  # CPSample's alpha (default: guidance.SETTINGS of the model's data)
+               scale: float | None = None,  # CPSample's scale (default: SETTINGS of the model's data)
+               device: str = 'cpu',
+              ) -> dict:
+    "Targets (unprotected, and CPSample at the data's SETTINGS), training images, SIDE's embedding, bands and quality for one model."
+    from cpsample_nb.training import load_classifier
+    from cpsample_nb.data import heldout_threshold, load_fashion_mnist
+    from cpsample_nb.denoiser import load_denoiser
+    from cpsample_nb.models import load_quality_classifier, load_shipped_denoiser
+    from cpsample_nb.quality import fd_fmnist_classifier, fmnist_features
+    den = load_shipped_denoiser(model, device) if model in ('faces', 'fashion') else load_denoiser(model, device)
+    data = den.manifest['data']['name']
+    if den.subset is None: raise ValueError(f"the training images of {model} ({data!r}) cannot be loaded here, so samples cannot be scored")
+    train, st = den.subset.images.cpu(), SETTINGS.get(data, SETTINGS['paper'])
+    targets = [Target(den.unet, den.scheduler)]
+    if classifier is not None:
+        folder = asset_dir('classifier', data) if classifier == 'shipped' else Path(classifier)
+        clf, _ = load_classifier(folder, device)
+        name, idx = _classifier_subset(folder)
+        if idx != den.manifest['data']['indices'] or (name is not None and name != data):
+            raise ValueError(f"the classifier in {folder} was trained on other images than {model}: CPSample would protect nothing; train both on the same subset")
+        targets.append(Target(den.unet, den.scheduler, clf, st['alpha'] if alpha is None else alpha, st['scale'] if scale is None else scale, st['tau']))
+    if data == 'fashion':
+        test, q = load_fashion_mnist('test', train.shape[-1])[0], load_quality_classifier(device=device)[0]
+        thr = round(heldout_threshold(train, test), 4)
+        return dict(data=data, targets=targets, train=train, features=fmnist_features(q), bands=(0.95, 0.97, thr), quality=fd_fmnist_classifier(test, q))
+    return dict(data=data, targets=targets, train=train, features=pixel_features, bands=FACE_BANDS, quality=FrechetDistance.pixel_pca(train, min(32, len(train) - 1)))
+
+# %% ../nbs/14_side.ipynb #050883e1
+def fisher_greater(k1: int, n1: int,  # successes and trials of the arm expected to be higher
+                   k2: int, n2: int,  # ... of the arm it is compared with
+                  ) -> float:
+    "One-sided Fisher exact p-value for 'the share k1/n1 exceeds k2/n2' (scipy.stats.fisher_exact, alternative='greater')."
+    from scipy.stats import fisher_exact
+    for k, n in ((k1, n1), (k2, n2)):
+        if int(k) != k or int(n) != n or not 0 <= k <= n or n < 1: raise ValueError(f"counts must be integers with 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    return float(fisher_exact([[int(k1), int(n1 - k1)], [int(k2), int(n2 - k2)]], alternative='greater')[1])
+
+def score_arm(generated: torch.Tensor,  # (N_G, C, H, W) one arm's samples (several seeds' concatenated: pooled)
+              train: torch.Tensor,  # (M, C, H, W) the training images
+              bands: dict,  # {name: (a, b)} disjoint bands (`bands_from_edges`)
+              sim_features: Callable = pixel_features,  # gamma's feature space
+             ) -> dict:
+    "Per band: samples in it (`k`), at or above its lower edge (`k>=`), AMS with its Wilson 95% interval, distinct training images reached and UMS; p95."
+    from cpsample_nb.evaluation import wilson_interval
+    S = similarity_matrix(generated, train, sim_features); best = S.max(1).values; n = len(S); row = {'N_G': n}
+    for b, (lo, hi) in bands.items():
+        k = int(((best >= lo) & (best < hi)).sum())
+        row |= {f"k {b}": k, f"k>= {b}": int((best >= lo).sum()), f"AMS {b}": k / n, f"AMS {b} CI": list(wilson_interval(k, n)),
+                f"distinct {b}": round(ums(S, lo, hi) * n), f"UMS {b}": ums(S, lo, hi)}
+    return row | {'p95': float(np.percentile(best.numpy(), 95))}
+
+# %% ../nbs/14_side.ipynb #e0e4af93
+def study_tables(runs: dict,  # seed -> {target name -> SideRun} (with images)
+                 train: torch.Tensor,  # the training images
+                 bands: dict,  # {name: (a, b)}
+                 sim_features: Callable = pixel_features,  # gamma's feature space
+                ) -> list:
+    "One row per (seed or 'pooled', target, arm): `score_arm` of its samples, hit rate and quality (pooled: per-seed mean; UMS's per-seed range)."
+    seeds, rows = list(runs), []
+    targets = list(runs[seeds[0]])
+    for tname in targets:
+        for s0 in runs[seeds[0]][tname].scores:
+            key, per = f"{s0.name} {s0.lam:g}", [runs[sd][tname].arm(s0.name, s0.lam) for sd in seeds]
+            base = {'target': tname, 'arm': s0.name, 'lambda': s0.lam}
+            for sd, sc in zip(seeds, per):
+                rows.append({'seed': sd, **base, **score_arm(runs[sd][tname].images[key], train, bands, sim_features), 'hit': sc.hit, 'quality': sc.quality})
+            if len(seeds) > 1:
+                pooled = torch.cat([runs[sd][tname].images[key] for sd in seeds])
+                rows.append({'seed': 'pooled', **base, **score_arm(pooled, train, bands, sim_features),
+                             **{f"UMS {b} per seed": [min(s.ums[b] for s in per), max(s.ums[b] for s in per)] for b in bands},
+                             'hit': float(np.mean([s.hit for s in per])), 'quality': float(np.mean([s.quality for s in per]))})
+    return rows
+
+def study_tests(rows: list,  # `study_tables` rows
+                bands: Sequence[str],  # band names, low to high
+               ) -> list:
+    "One-sided Fisher tests per seed group and band (samples at or above the band): SIDE/Cond vs UnCond per target; unprotected vs CPSample per arm."
+    out, groups = [], list(dict.fromkeys(r['seed'] for r in rows))
+    get = {(r['seed'], r['target'], r['arm'], r['lambda']): r for r in rows}
+    targets = list(dict.fromkeys(r['target'] for r in rows))
+    for g in groups:
+        for (sd, t, arm, lam), r in get.items():
+            if sd != g: continue
+            pairs = [(f"{arm} {lam:g} > UnCond", t, r, get[(g, t, 'UnCond', 0.0)])] if arm != 'UnCond' else []
+            if t == targets[0]:
+                pairs += [(f"{arm} {lam:g}: {t} > {o}", o, r, get[(g, o, arm, lam)]) for o in targets[1:] if (g, o, arm, lam) in get]
+            for test, tgt, a, b in pairs:
+                for bd in bands:
+                    out.append({'seed': g, 'target': tgt, 'test': test, 'band': f">= {bd}", 'k1': a[f"k>= {bd}"], 'n1': a['N_G'],
+                                'k2': b[f"k>= {bd}"], 'n2': b['N_G'], 'p': fisher_greater(a[f"k>= {bd}"], a['N_G'], b[f"k>= {bd}"], b['N_G'])})
+    return out
+
+# %% ../nbs/14_side.ipynb #0e744cad
+def plot_side_study(rows: list,  # `study_tables` rows
+                    bands: Sequence[str],  # band names, low to high
+                    path=None,  # write a PNG here if given
+                   ):
+    "Pooled AMS at or above each band (Wilson 95% bars) against lambda for SIDE and Cond, UnCond as a shaded band; one column per target."
+    import matplotlib.pyplot as plt
+    from cpsample_nb.evaluation import wilson_interval
+    grp = 'pooled' if any(r['seed'] == 'pooled' for r in rows) else rows[0]['seed']
+    rows = [r for r in rows if r['seed'] == grp]; targets = list(dict.fromkeys(r['target'] for r in rows))
+    if not rows: raise ValueError("no rows to plot")
+    fig, axes = plt.subplots(len(bands), len(targets), figsize=(4.4 * len(targets), 2.6 * len(bands)), squeeze=False)
+    for j, t in enumerate(targets):
+        for i, bd in enumerate(bands):
+            ax, share = axes[i, j], lambda r: (r[f"k>= {bd}"] / r['N_G'], wilson_interval(r[f"k>= {bd}"], r['N_G']))
+            u = next(r for r in rows if r['target'] == t and r['arm'] == 'UnCond')
+            (p, (lo, hi)) = share(u); ax.axhspan(lo, hi, color='0.85'); ax.axhline(p, c='k', ls=':', lw=1, label='UnCond')
+            for arm, mk in (('SIDE', 'o'), ('Cond', 's')):
+                pts = sorted((r['lambda'], *share(r)) for r in rows if r['target'] == t and r['arm'] == arm)
+                if pts:
+                    lam, p, ci = zip(*pts); err = np.abs(np.array(ci).T - np.array(p))
+                    ax.errorbar(lam, p, yerr=err, marker=mk, ms=4, capsize=2, label=arm)
+            ax.set_xscale('log'); ax.set_ylim(bottom=0); ax.set_title(f"{t}: share >= {bd} ({grp}, N_G = {u['N_G']})", fontsize=8)
+            ax.set_xlabel('lambda'); ax.legend(fontsize=6)
+    fig.tight_layout()
+    if path is not None: fig.savefig(path, dpi=90); plt.close(fig)
+    return fig
+
+# %% ../nbs/14_side.ipynb #b6b9a1cd
+def side_study(model: str = 'fashion',  # 'faces', 'fashion' (shipped denoisers) or a train-denoiser model folder
+               classifier: str | None = 'shipped',  # CPSample's classifier: 'shipped' (the data's), a train-classifier folder, or None (unprotected only)
+               out: str = 'side_study',  # folder: per seed and target the stage files (a rerun resumes), side_study.json/.md/.png
+               n_per_arm: int = 1000,  # N_G, samples per arm and seed
+               seeds: tuple[int, ...] = (0, 1, 2),  # one whole attack per seed (surrogate, classifiers, samples)
+               lambdas: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 50.0),  # SIDE's guidance weights
+               cond_lambdas: tuple[float, ...] = (1.0,),  # the Cond baseline's guidance weights
+               alpha: float | None = None,  # CPSample's alpha (default: SETTINGS of the model's data)
+               scale: float | None = None,  # CPSample's scale (default: SETTINGS of the model's data)
+               n_syn: int = 1000,  # N_syn, samples that build the surrogate
+               k: int = 100,  # k-means clusters K (K' is what the cohesion filter keeps)
+               tau: float = 0.5,  # cohesion threshold
+               steps: int = 25,  # DDIM steps everywhere
+               clf_steps: int = 1000,  # training steps of SIDE's and Cond's classifiers
+               batch_size: int = 250,  # images per sampling batch
+               device: str = 'cpu',
+               log: Callable = print,  # progress messages
+              ) -> dict:
+    "SIDE per seed against a model and its CPSample sampler; pooled and per-seed AMS/UMS per band with intervals, Fisher tests; writes out/side_study.*."
+    su, out, t0 = side_setup(model, classifier, alpha, scale, device), Path(out), time.perf_counter()
+    bands = bands_from_edges(su['bands'])
+    runs = {}
+    for sd in seeds:
+        cfg = SideConfig(n_syn=n_syn, k=k, tau=tau, n_g=n_per_arm, lambdas=tuple(lambdas), cond_lambdas=tuple(cond_lambdas), steps=steps,
+                         clf_steps=clf_steps, batch_size=batch_size, seed=int(sd), bands=tuple(su['bands']))
+        runs[sd] = {t.name: attack(t, su['train'], cfg, features=su['features'], quality=su['quality'].fid, quality_name=su['quality'].name,
+                                   out=out / f"seed{sd}" / t.name, device=device, log=log) for t in su['targets']}
+    rows = study_tables(runs, su['train'], bands)
+    res = {'model': model, 'data': su['data'], 'classifier': classifier, 'targets': [t.describe() for t in su['targets']],
+           'bands': {b: list(v) for b, v in bands.items()}, 'n_per_arm': n_per_arm, 'seeds': list(seeds), 'features': getattr(su['features'], '__name__', ''),
+           'similarity': 'pixel cosine', 'quality': su['quality'].name, 'surrogate': {f"{sd} {t}": r.surrogate for sd, rs in runs.items() for t, r in rs.items()},
+           'classifiers': {f"{sd} {t}": r.classifiers for sd, rs in runs.items() for t, r in rs.items()}, 'rows': rows, 'tests': study_tests(rows, list(bands)),
+           'seconds': {f"{sd} {t}": r.seconds for sd, rs in runs.items() for t, r in rs.items()}, 'wall_s': time.perf_counter() - t0}
+    write_json(out / 'side_study.json', res)
+    fmt = lambda rs: format_table([{k: (f"[{v[0]:.3f}, {v[1]:.3f}]" if isinstance(v, list) else v) for k, v in r.items()} for r in rs], markdown=True)
+    (out / 'side_study.md').write_text(f"# SIDE study: {model}\n\n## AMS / UMS per band\n\n{fmt(rows)}\n\n## One-sided Fisher tests\n\n{fmt(res['tests'])}\n")
+    plot_side_study(rows, list(bands), out / 'side_study.png')
+    return res
+
+def side_command(model: str = 'fashion',  # 'faces', 'fashion' (shipped denoisers) or a train-denoiser model folder
+                 classifier: str = 'shipped',  # CPSample's classifier: 'shipped' (the data's), a train-classifier folder, or 'none' (unprotected only)
+                 out: str = 'side_study',  # output folder (stage files per seed and target, side_study.json/.md/.png; a rerun resumes)
+                 n_per_arm: int = 1000,  # samples per arm and seed
+                 seeds: tuple[int, ...] = (0, 1, 2),  # one whole attack per seed; pooled over all of them
+                 lambdas: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 50.0),  # SIDE's guidance weights
+                 cond_lambdas: tuple[float, ...] = (1.0,),  # the Cond baseline's guidance weights
+                 alpha: float | None = None,  # CPSample's alpha (default: SETTINGS of the model's data)
+                 scale: float | None = None,  # CPSample's scale (default: SETTINGS of the model's data)
+                 n_syn: int = 1000,  # samples that build the surrogate
+                 steps: int = 25,  # DDIM steps everywhere
+                 clf_steps: int = 1000,  # training steps of SIDE's and Cond's classifiers
+                 device: str = 'cpu',  # 'cpu', 'cuda', ...
+                 threads: int | None = None,  # torch CPU threads (default: torch's)
+                ) -> dict:
+    "`cpsample attack --kind side`: `side_study` with progress printed and the pooled top-band tests as a table."
+    if threads: torch.set_num_threads(int(threads))
+    res = side_study(model, None if classifier == 'none' else classifier, out, n_per_arm, seeds, lambdas, cond_lambdas, alpha, scale,
+                     n_syn, steps=steps, clf_steps=clf_steps, device=device, log=print)
+    top = f">= {list(res['bands'])[-1]}"
+    print(format_table([{k: r[k] for k in ('target', 'test', 'k1', 'n1', 'k2', 'n2', 'p')} for r in res['tests'] if r['seed'] == res['tests'][-1]['seed'] and r['band'] == top]))
+    print(f"wrote {Path(out) / 'side_study.json'}, side_study.md and side_study.png")
+    return res

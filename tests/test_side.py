@@ -94,3 +94,43 @@ def test_help_names_the_options():
     assert r.returncode == 0
     for opt in ('--model', '--protect', '--out', '--n-syn', '--lambdas', '--tau', '--features'):
         assert opt in r.stdout
+
+
+# side_command: the plain function behind `cpsample attack --kind side` (options built from its signature)
+def test_side_command_options_come_from_its_signature():
+    import argparse
+    from cpsample_nb.cli import add_options
+    from cpsample_nb.side import side_command
+    p = argparse.ArgumentParser()
+    names = add_options(p, side_command)
+    assert names[:7] == ['model', 'classifier', 'out', 'n_per_arm', 'seeds', 'lambdas', 'cond_lambdas']
+    a = p.parse_args(['--model', 'faces', '--classifier', 'none', '--seeds', '0', '1', '--lambdas', '3', '10', '--n-per-arm', '500'])
+    assert (a.model, a.classifier, a.seeds, a.lambdas, a.n_per_arm) == ('faces', 'none', [0, 1], [3.0, 10.0], 500)
+    d = p.parse_args([])
+    assert (d.model, d.classifier, tuple(d.seeds), d.n_per_arm, d.steps) == ('fashion', 'shipped', (0, 1, 2), 1000, 25)
+    with pytest.raises(SystemExit): p.parse_args(['--lambdas', 'x'])
+
+
+@pytest.mark.parametrize('kw, message', [
+    ({'n_per_arm': 0}, 'n_g must be a positive integer'),
+    ({'lambdas': (0.0, 3.0)}, 'lambda = 0 is UnCond'),
+    ({'n_syn': 50}, 'need at least as many generated images'),
+    ({'model': 'MISSING'}, 'holds no manifest.json'),
+])
+def test_side_command_bad_input_says_what_is_wrong(tmp_path, kw, message):
+    "Bad settings fail before any sampling, with the reason."
+    from cpsample_nb.side import side_command
+    kw = {k: str(tmp_path / v) if v == 'MISSING' else v for k, v in kw.items()}
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        side_command(**({'model': 'faces', 'classifier': 'none', 'out': str(tmp_path / 'o')} | kw))
+
+
+def test_fisher_and_wilson_against_scipy():
+    "The one-sided Fisher p is scipy's; a pooled share's Wilson interval narrows with the pooled count."
+    from scipy.stats import fisher_exact
+    from cpsample_nb.evaluation import wilson_interval
+    from cpsample_nb.side import fisher_greater
+    for k1, n1, k2, n2 in ((28, 200, 19, 200), (64, 400, 42, 400), (0, 1000, 0, 1000), (7, 30, 1, 1000)):
+        assert fisher_greater(k1, n1, k2, n2) == pytest.approx(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative='greater')[1])
+    one, pooled = wilson_interval(19, 200), wilson_interval(57, 600)
+    assert pooled[1] - pooled[0] < one[1] - one[0]
