@@ -11,7 +11,7 @@ Sub-commands (the script each replaced):
     sampler      CPSample over plain DDIM with a small calibrated classifier, random weights (bench_sampler.py)
     scaling      overhead and throughput against batch size and resolution (bench_scaling.py)
     small-batch  PyTorch's native CPU convolutions against oneDNN for the firing samples' pass (bench_small_batch.py)
-    sd-study     the case study of 13_stable_diffusion on the shipped mini text-to-image model (sd_study.py)
+    sd-study     the case study of 13b_text2image on the shipped mini text-to-image model (sd_study.py)
     gate         how well the classifier's confidence predicts that a trajectory ends as a copy (issue 24)
     frontier     copies, sample-only membership attack, quality and time of each sampler from the same noise (issue 24)
     side         SIDE at full size: seeds, AMS/UMS per band with intervals, Fisher tests (issue 25)
@@ -836,7 +836,7 @@ def run_small_batch(a, env):
 # sd-study (was sd_study.py)
 # ---------------------------------------------------------------------------------------------------------------------
 
-SD_STUDY_HELP = """Does a smaller alpha, or a larger protected set, leave ordinary captions alone? The case study of 13_stable_diffusion
+SD_STUDY_HELP = """Does a smaller alpha, or a larger protected set, leave ordinary captions alone? The case study of 13b_text2image
 on the shipped mini text-to-image model: a latent classifier is trained on the four case images and EXTRA ordinary
 training images of their classes, then for every ALPHA:S each case's original, modified and ordinary caption is
 sampled plain and with CPSample from the same --seeds seeds (copy shares, Fisher p-value, content agreement by the
@@ -865,7 +865,7 @@ def check_sd_study(p, a):
         if not 0 < al < 1 or sc < 0: p.error(f'settings: ALPHA must lie in (0, 1) and S be >= 0, got {s!r}')
         pairs.append((al, sc))
     a.alpha_scale = pairs
-    from cpsample_nb.stable_diffusion import shipped_t2i_folder
+    from cpsample_nb.text2image import shipped_t2i_folder
     if shipped_t2i_folder() is None: p.error('sd-study needs the shipped mini text-to-image model (cpsample_nb/assets/t2i_fashion16), absent here')
 
 
@@ -874,8 +874,9 @@ def run_sd_study(a, env):
     from cpsample_nb.training import TrainConfig
     from cpsample_nb.data import heldout_threshold, load_fashion_mnist
     from cpsample_nb.evaluation import format_table
-    from cpsample_nb.stable_diffusion import (CPSampleSDPipeline, captioned_fashion, case_study, class_caption, load_t2i,
-                                              nonmember_images, protected_images, shipped_t2i_folder, train_latent_classifier)
+    from cpsample_nb.stable_diffusion import CPSampleSDPipeline, train_latent_classifier
+    from cpsample_nb.text2image import (captioned_fashion, case_study, class_caption, load_t2i, nonmember_images, protected_images,
+                                        shipped_t2i_folder)
     qual = Shipped.quality_classifier()
     folder = shipped_t2i_folder(); man = json.loads((folder / 'manifest.json').read_text())
     data = captioned_fashion(*load_fashion_mnist('train', 16), n=man['data']['n'], copies=man['data']['copies'], seed=man['data']['seed'])

@@ -108,11 +108,11 @@ COMMANDS = {
     'attack-side': ('run the SIDE extraction attack against a denoiser and its CPSample sampler',
                     _lazy('side', 'add_attack_side_args'), _lazy('side', 'run_attack_side')),
     'train-t2i': ('train the mini text-to-image model on captioned Fashion-MNIST with memorised cases',
-                  _lazy('stable_diffusion', 'add_train_t2i_args'), _lazy('stable_diffusion', 'run_train_t2i')),
+                  _lazy('text2image', 'add_train_t2i_args'), _lazy('text2image', 'run_train_t2i')),
     'train-latent-classifier': ("train latent CPSample's random-label classifier on a text-to-image model's VAE latents",
-                                _lazy('stable_diffusion', 'add_train_latent_classifier_args'), _lazy('stable_diffusion', 'run_train_latent_classifier')),
+                                _lazy('text2image', 'add_train_latent_classifier_args'), _lazy('text2image', 'run_train_latent_classifier')),
     'sample-text': ('sample images per prompt from a text-to-image model, plain or with CPSample (--protect)',
-                    _lazy('stable_diffusion', 'add_sample_text_args'), _lazy('stable_diffusion', 'run_sample_text')),
+                    _lazy('text2image', 'add_sample_text_args'), _lazy('text2image', 'run_sample_text')),
 }
 
 # %% ../nbs/17_cli.ipynb #c13fae14

@@ -4,8 +4,8 @@ import json
 
 import torch
 
-from cpsample_nb.stable_diffusion import (T2I_CASES, add_sample_text_args, add_train_t2i_args, build_clip_tokenizer,
-                                          run_sample_text, run_train_t2i)
+from cpsample_nb.stable_diffusion import build_clip_tokenizer
+from cpsample_nb.text2image import T2I_CASES, add_sample_text_args, add_train_t2i_args, run_sample_text, run_train_t2i
 
 TOY = ['--n', '16', '--copies', '2', '--vae-steps', '2', '--steps', '2', '--batch-size', '4', '--width', '8', '--text-dim', '16',
        '--text-layers', '1', '--n-probe', '1', '--probe-steps', '2', '--checkpoint-every', '2', '--threads', '1', '--quiet']
