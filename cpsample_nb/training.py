@@ -22,7 +22,7 @@ from diffusers import DDPMScheduler
 from diffusers.training_utils import EMAModel
 from safetensors.torch import load_file, save_file
 
-from .data import write_json
+from .data import load_newest, write_json
 from .classifier import (BACKBONES, BANDS, GUIDANCE_NET, MemorisationReport, TimeClassifier, _batched, _uniform_ce,
                                     bands_met, check_images, check_labels, count_parameters, memorisation_report,
                                     nonmember_ce, parse_bands, random_labels)
@@ -79,17 +79,25 @@ def load_labels(path) -> tuple[torch.Tensor, dict]:
     if len(labels) != meta['n']: raise ValueError(f"{ck / 'labels.json'} is corrupt: n={meta['n']} but {len(labels)} labels")
     return labels, meta
 
-def load_classifier(path,  # a checkpoint folder, or a training output folder (its newest checkpoint is used)
-                    device=None,  # where to put the model (default: CPU)
-                   ) -> tuple[TimeClassifier, torch.Tensor]:
-    "Load a trained classifier (EMA weights, eval mode) and its random labels from safetensors + JSON."
-    ck = latest_checkpoint(path)
-    if ck is None: raise FileNotFoundError(f"no classifier checkpoint (config.json + labels.json) in {path}")
+def _load_checkpoint_classifier(ck: Path) -> tuple[TimeClassifier, torch.Tensor]:
+    "The EMA classifier and labels of one checkpoint folder."
     try: model = TimeClassifier.from_pretrained(ck, use_safetensors=True, low_cpu_mem_usage=False)
     except (RuntimeError, ValueError, OSError) as e:
         raise ValueError(f"the weights in {ck} do not match its config.json ({e.__class__.__name__}: {str(e)[:400]})") from e
     labels, _ = load_labels(ck)
     check_labels(labels, len(labels), model.config.num_classes)
+    return model, labels
+
+def load_classifier(path,  # a checkpoint folder, or a training output folder (its newest checkpoint that loads is used)
+                    device=None,  # where to put the model (default: CPU)
+                   ) -> tuple[TimeClassifier, torch.Tensor]:
+    "Load a trained classifier (EMA weights, eval mode) and its random labels from safetensors + JSON."
+    path = Path(path)
+    if (path / 'config.json').exists() and (path / 'labels.json').exists(): model, labels = _load_checkpoint_classifier(path)  # the one asked for
+    else:
+        ck, loaded = load_newest(checkpoint_dirs(path)[::-1], _load_checkpoint_classifier, 'classifier checkpoint')
+        if ck is None: raise FileNotFoundError(f"no classifier checkpoint (config.json + labels.json) in {path}")
+        model, labels = loaded
     return model.to(device or 'cpu').eval(), labels
 
 # %% ../nbs/04_training.ipynb #fccde6c9
@@ -318,16 +326,16 @@ def start_run(images: torch.Tensor,  # protected images (N, C, H, W) in [-1, 1]
         nonmembers = check_images(nonmembers, model.config.in_channels)
         if nonmembers.shape[1:] != images.shape[1:]:
             raise ValueError(f"non-members must have the protected images' shape {tuple(images.shape[1:])}, got {tuple(nonmembers.shape[1:])}")
-    ck = latest_checkpoint(out) if (out is not None and resume) else None
-    labels, label_meta = _start_labels(ck, images, labels, label_seed, model.config.num_classes)
     acc = Accelerator(cpu=str(device) == 'cpu')
     if cfg.batch_size % acc.num_processes: raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {acc.num_processes} processes")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = EMAModel(model.parameters(), decay=cfg.ema_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     step, history, elapsed = 0, [], 0.0
+    newest_first = checkpoint_dirs(out)[::-1] if (out is not None and resume) else []  # a corrupt newest one is skipped with a warning
+    ck, st = load_newest(newest_first, lambda c: (load_labels(c), _restore(c, model, ema, opt, gen))[1], 'classifier checkpoint')
+    labels, label_meta = _start_labels(ck, images, labels, label_seed, model.config.num_classes)
     if ck is not None:
-        st = _restore(ck, model, ema, opt, gen)
         n_non, had = 0 if nonmembers is None else len(nonmembers), st.get('nonmembers', 0)
         if n_non != had: raise ValueError(f"the checkpoint {ck} was trained with {had} non-members, got {n_non}: pass the same ones or a new --out")
         step, history, elapsed = st['step'], st['history'], st['seconds']
