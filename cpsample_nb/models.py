@@ -13,12 +13,14 @@ from pathlib import Path
 import cpsample_nb
 from .training import add_train_classifier_args, load_classifier, run_train_classifier
 from .denoiser import Denoiser, add_train_denoiser_args, load_denoiser, run_train_denoiser
+from .data import load_image_folder
 from .quality import FashionNet
 
 # %% auto #0
-__all__ = ['ASSETS', 'SHIPPED', 'TRAIN_COMMANDS', 'DEMO_DATA', 'asset_dir', 'load_shipped_denoiser', 'shipped_classifiers',
-           'load_shipped_classifier', 'classifier_manifest', 'check_same_subset', 'parse_train_command',
-           'retrain_shipped', 'load_models', 'choose_models', 'load_quality_classifier']
+__all__ = ['ASSETS', 'SHIPPED', 'DEFAULT_SCHEDULER', 'TRAIN_COMMANDS', 'DEMO_DATA', 'asset_dir', 'load_shipped_denoiser',
+           'shipped_classifiers', 'load_shipped_classifier', 'classifier_manifest', 'check_same_subset', 'load_model',
+           'model_shape', 'load_model_images', 'parse_train_command', 'retrain_shipped', 'load_models', 'choose_models',
+           'load_quality_classifier']
 
 # %% ../nbs/11_models.ipynb #97077058
 ASSETS = Path(cpsample_nb.__file__).parent / 'assets'  # the models that ship with the package
@@ -74,6 +76,84 @@ def check_same_subset(denoiser_manifest: dict, classifier_manifest: dict) -> lis
                          f"{d.get('name')!r} images {str(d.get('indices'))[:60]}...: train both on the same subset (--n, --subset-seed)")
     return d['indices']
 
+# %% ../nbs/11_models.ipynb #57f6a367
+DEFAULT_SCHEDULER = dict(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02, beta_schedule='linear', prediction_type='epsilon')  # diffusers' DDPMScheduler() defaults: a bare UNet's schedule when --scheduler is not given
+
+def _looks_local(name: str) -> bool:
+    "A path on this machine rather than a hub id (owner/name)."
+    return Path(name).exists() or name.startswith(('/', '.', '~')) or name.count('/') != 1 or '\\' in name
+
+def _config(cls, source: str, subfolder: str | None = None) -> dict | None:
+    "`cls.load_config(source, subfolder=...)`, or None when there is no such config (a local folder must hold that subfolder)."
+    if subfolder and Path(source).is_dir() and not (Path(source) / subfolder).is_dir(): return None  # diffusers would fall back to source itself
+    try: return cls.load_config(source, subfolder=subfolder)
+    except (OSError, ValueError): return None
+
+def _scheduler_config(source: str | None, what: str) -> dict:
+    "A noise schedule's config from a scheduler folder, a pipeline folder (its scheduler/), a hub id, or DEFAULT_SCHEDULER."
+    from diffusers import DDPMScheduler
+    if source is None: return dict(DDPMScheduler(**DEFAULT_SCHEDULER).config)
+    cfg = _config(DDPMScheduler, str(source), 'scheduler') or _config(DDPMScheduler, str(source))
+    if cfg is None or 'num_train_timesteps' not in cfg:
+        raise FileNotFoundError(f"{what} {source}: no scheduler config (scheduler_config.json, or scheduler/ in a pipeline folder)")
+    return cfg
+
+# %% ../nbs/11_models.ipynb #2e80989f
+def _diffusers_unet(source: str, what: str = '--model'):
+    "The UNet2DModel of a pipeline folder (unet/), a UNet2DModel folder or a hub id: (unet, 'pipeline' or 'unet')."
+    from diffusers import UNet2DModel
+    cfg, sub = _config(UNet2DModel, source, 'unet'), 'unet'
+    if cfg is None: cfg, sub = _config(UNet2DModel, source), None
+    if cfg is None:
+        raise FileNotFoundError(f"{what} {source}: not a model folder. Give a shipped name ({', '.join(SHIPPED['denoiser'])}), a "
+                                f"train-denoiser model folder (manifest.json), a diffusers pipeline folder (model_index.json, unet/, scheduler/), "
+                                f"a UNet2DModel folder (config.json + weights) or a hub id (owner/name)")
+    if cfg.get('_class_name') != 'UNet2DModel':
+        raise ValueError(f"{what} {source}: its unet is a {cfg.get('_class_name')}; CPSample here samples an unconditional diffusers UNet2DModel")
+    c, o, s = cfg.get('in_channels', 3), cfg.get('out_channels', 3), cfg.get('sample_size')
+    if c not in (1, 3) or o != c:
+        raise ValueError(f"{what} {source}: the UNet takes {c} and returns {o} channel(s); CPSample needs 1 or 3 channels in and the same out "
+                         "(the noise; a learned variance doubles them)")
+    if not isinstance(s, int) and (s is None or len(set(s)) != 1): raise ValueError(f"{what} {source}: sample_size {s} is not a square image size")
+    return UNet2DModel.from_pretrained(source, subfolder=sub), 'pipeline' if sub else 'unet' 
+
+# %% ../nbs/11_models.ipynb #9408e967
+def load_model(model,  # a shipped name, a train-denoiser model folder, a diffusers pipeline or UNet2DModel folder, or a hub id
+               scheduler=None,  # for a bare UNet2DModel: a scheduler or pipeline folder (default: DEFAULT_SCHEDULER)
+               device='cpu',  # where to put the unet
+               what: str = '--model',  # the option the user typed, for error messages
+              ) -> Denoiser:
+    "The denoiser behind any `--model`: unet, DDIM sampling scheduler and manifest (the protected subset only for this package's own models)."
+    from diffusers import DDIMScheduler
+    name = str(model)
+    if name in SHIPPED['denoiser']: return load_shipped_denoiser(name, device)
+    if (Path(name) / 'manifest.json').exists(): return load_denoiser(name, device)
+    if Path(name).is_file(): raise NotADirectoryError(f"{what} {name} is a file; give the model's folder")
+    if _looks_local(name) and not Path(name).exists(): raise FileNotFoundError(f"{what} {name}: no such folder (nor a shipped name: {', '.join(SHIPPED['denoiser'])})")
+    unet, kind = _diffusers_unet(name, what)
+    if kind == 'pipeline' and scheduler is not None: raise ValueError(f"{what} {name} is a pipeline with its own scheduler/: drop --scheduler")
+    sched_cfg = _scheduler_config(name if kind == 'pipeline' else scheduler, what if kind == 'pipeline' else '--scheduler')
+    if sched_cfg.get('prediction_type', 'epsilon') != 'epsilon':
+        raise ValueError(f"{what} {name}: its scheduler has prediction_type={sched_cfg['prediction_type']!r}; CPSample needs a model that predicts the noise ('epsilon')")
+    size = unet.config.sample_size if isinstance(unet.config.sample_size, int) else unet.config.sample_size[0]
+    manifest = {'kind': kind, 'source': name, 'scheduler': 'scheduler/' if kind == 'pipeline' else str(scheduler or 'DEFAULT_SCHEDULER'),
+                'data': {'name': None, 'size': size, 'channels': unet.config.in_channels}}
+    return Denoiser(unet.to(device).eval(), DDIMScheduler.from_config(sched_cfg), manifest, None)
+
+def model_shape(den: Denoiser) -> tuple[int, int]:
+    "(channels, size) of the images a denoiser makes."
+    return den.manifest['data'].get('channels') or den.unet.config.in_channels, den.manifest['data'].get('size') or den.unet.config.sample_size
+
+def load_model_images(folder,  # a flat or nested image folder
+                      den: Denoiser,  # the model whose channels and size the images take
+                      what: str = '--data',  # the option the user typed
+                      min_images: int = 2,  # fewer is an error
+                     ):
+    "A user's images at the model's channels and size (`load_image_folder`; smaller images than the model are an error)."
+    c, s = model_shape(den)
+    try: return load_image_folder(folder, s, c, min_images=min_images, min_side=s)
+    except (ValueError, OSError) as e: raise type(e)(f"{what}: {e}") from e
+
 # %% ../nbs/11_models.ipynb #40e4ea2d
 TRAIN_COMMANDS = {'train-denoiser': (add_train_denoiser_args, run_train_denoiser),
                   'train-classifier': (add_train_classifier_args, run_train_classifier)}
@@ -110,16 +190,21 @@ def _classifier_folder(classifier) -> Path:
     if not folder.exists(): raise FileNotFoundError(f"classifier folder {folder} does not exist")
     return folder
 
-def load_models(denoiser='faces',  # a train-denoiser model folder (OUT/model) or a shipped name ('faces')
+def load_models(denoiser='faces',  # any model `load_model` takes (a shipped name, a train-denoiser or diffusers folder, a hub id)
                 classifier=None,  # a train-classifier folder or checkpoint, a shipped name, or None (no classifier)
-                device: str = 'cpu'):
-    "Load a denoiser and a classifier and check they protect the same images: (Denoiser, classifier or None, its manifest or None)."
-    den = load_shipped_denoiser(denoiser, device) if str(denoiser) in SHIPPED['denoiser'] else load_denoiser(denoiser, device)
+                device: str = 'cpu',
+                scheduler=None,  # for a bare UNet2DModel: its scheduler (see `load_model`)
+               ):
+    "Load a denoiser and a classifier and check they fit together: (Denoiser, classifier or None, its manifest or None)."
+    den = load_model(denoiser, scheduler, device)
     if classifier is None: return den, None, None
     folder = _classifier_folder(classifier)
     clf, _ = load_classifier(folder, device)
-    man = classifier_manifest(folder if (folder / 'manifest.json').exists() or (folder / 'report.json').exists() else folder.parent)
-    check_same_subset(den.manifest, man)
+    top = folder if (folder / 'manifest.json').exists() or (folder / 'report.json').exists() else folder.parent
+    man = classifier_manifest(top) if (top / 'manifest.json').exists() or (top / 'report.json').exists() else None
+    want, got = model_shape(den), (clf.config.in_channels, clf.config.sample_size)
+    if want != got: raise ValueError(f"--classifier {classifier} takes {got[1]}x{got[1]} images with {got[0]} channel(s); the model makes {want[1]}x{want[1]} with {want[0]}")
+    if 'indices' in den.manifest['data']: check_same_subset(den.manifest, man or {'data': {}})
     return den, clf, man
 
 DEMO_DATA = ('faces', 'fashion')  # the data sets the demo runs on (each has a shipped denoiser and classifier)
