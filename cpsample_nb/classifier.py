@@ -20,7 +20,8 @@ from diffusers.models.unets.unet_2d_blocks import UNetMidBlock2D, get_down_block
 # %% auto #0
 __all__ = ['BACKBONES', 'MLP_TIME_DIM', 'GUIDANCE_NET', 'BANDS', 'TimeClassifier', 'count_parameters', 'random_labels',
            'check_labels', 'check_images', 'MemorisationReport', 'p_true', 'memorisation_report', 'nonmember_ce',
-           'parse_bands', 'bands_met', 'posterior_weights', 'bayes_ce', 'ce_per_timestep', 'commitment', 'open_range']
+           'parse_bands', 'bands_met', 'LinearProbe', 'CountedClassifier', 'posterior_weights', 'bayes_ce',
+           'ce_per_timestep', 'commitment', 'open_range']
 
 # %% ../nbs/03_classifier.ipynb #121955d7
 BACKBONES = ('conv', 'mlp')  # the network families TimeClassifier builds
@@ -325,6 +326,35 @@ def bands_met(report: MemorisationReport,  # a memorisation report
     "True when the report's cross-entropy is below the target in every named band."
     have = {tuple(b): c for b, c in zip(report.bands, report.ce)}
     return all(have.get((lo, hi), math.inf) < v for lo, hi, v in targets)
+
+# %% ../nbs/03_classifier.ipynb #5e241802
+class LinearProbe(ModelMixin, ConfigMixin):
+    "logits = k * <w, x_t> * (-1, +1): p(y = 1 | x_t) is a sigmoid of a fixed random projection `w` (unit norm)."
+    @register_to_config
+    def __init__(self, k: float = 1.0,  # sharpness: the logit is k times the projection
+                 shape: tuple = (1, 8, 8),  # (C, H, W) of the inputs
+                 seed: int = 0):  # seed of w
+        super().__init__()
+        w = torch.randn(tuple(shape), generator=torch.Generator().manual_seed(seed))
+        self.w = nn.Parameter(w / w.norm())
+        self.k = k
+
+    def forward(self, x, t):
+        f = self.k * (x * self.w).flatten(1).sum(1)
+        return torch.stack([-f, f], 1)
+
+# %% ../nbs/03_classifier.ipynb #d7061c10
+class CountedClassifier(nn.Module):
+    "Wraps a classifier and counts its forward and backward passes (and records t and the batch size of each forward)."
+    def __init__(self, clf: nn.Module):  # the classifier called as clf(x_t, t)
+        super().__init__()
+        self.clf, self.forwards, self.backwards, self.ts, self.sizes = clf, 0, 0, [], []
+        self.clf.register_full_backward_hook(lambda *a: setattr(self, 'backwards', self.backwards + 1))
+
+    def forward(self, x, t):
+        self.forwards += 1
+        self.ts.append(t); self.sizes.append(len(x))
+        return self.clf(x, t)
 
 # %% ../nbs/03_classifier.ipynb #d702eaed
 def posterior_weights(x_t: torch.Tensor,  # noisy images (B, C, H, W)

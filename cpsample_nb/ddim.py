@@ -13,7 +13,7 @@ from diffusers import DDIMScheduler
 from diffusers.utils.torch_utils import randn_tensor
 
 # %% auto #0
-__all__ = ['sample_shape', 'ddim_loop', 'ddim_sample', 'x0_hat', 'check_sampling_args']
+__all__ = ['sample_shape', 'ddim_loop', 'ddim_sample', 'x0_hat', 'tiny_unet', 'check_sampling_args']
 
 # %% ../nbs/01_ddim.ipynb #063943de
 def _eps_of(unet, x, t, **kw):
@@ -67,6 +67,17 @@ def x0_hat(x: torch.Tensor,  # x_t
           ) -> torch.Tensor:
     "The step's estimate of the final image: (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) (DDIM, Eq. 12)."
     return (x - math.sqrt(1 - abar_t) * eps) / math.sqrt(abar_t)
+
+# %% ../nbs/01_ddim.ipynb #1786350a
+def tiny_unet(seed: int = 0,  # seed of the random weights
+              **config,  # UNet2DModel settings that replace the defaults (sample_size=8, one channel, widths (4, 8))
+             ):
+    "A small random `UNet2DModel` (8x8, one channel by default) in eval mode, for examples and tests."
+    from diffusers import UNet2DModel
+    torch.manual_seed(seed)
+    cfg = dict(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(4, 8), norm_num_groups=4,
+               down_block_types=('DownBlock2D',) * 2, up_block_types=('UpBlock2D',) * 2) | config
+    return UNet2DModel(**cfg).eval()
 
 # %% ../nbs/01_ddim.ipynb #94dd7819
 def _real(name, v):
