@@ -14,6 +14,7 @@ Sub-commands (the script each replaced):
     sd-study     the case study of 13b_text2image on the shipped mini text-to-image model (sd_study.py)
     gate         how well the classifier's confidence predicts that a trajectory ends as a copy (issue 24)
     frontier     copies, sample-only membership attack, quality and time of each sampler from the same noise (issue 24)
+    attacks      the attacker x sampler table: Algorithm 1, SecMI, PIA, sample-only, on both Fashion-MNIST models (issue 25)
     side         SIDE at full size: seeds, AMS/UMS per band with intervals, Fisher tests (issue 25)
 
 Options every sub-command shares (one implementation, below): `--threads` (torch's CPU threads), `--default-malloc`
@@ -1106,6 +1107,173 @@ def run_side(a, env):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# attacks (issue 25: the attacker x sampler table)
+# ---------------------------------------------------------------------------------------------------------------------
+
+ATTACKS_HELP = """The attacker x sampler table on the shipped Fashion-MNIST models. (a) The fine-tuned denoiser: members are its
+300-image protected subset S, non-members as many test images; (b) the pretrained denoiser it was fine-tuned from:
+--n-pretrained of its training images (S left out) against as many test images. The 10,000 test images are split once
+(seed 1234): the first half calibrates the copy threshold (rejection sampling's test), non-members come only from the
+second half. Samplers: plain DDIM, rejection sampling (redraw every copy of S), CPSample's published rule
+(guidance.SETTINGS['fashion']), the default of `cpsample sample` when it differs from that, and AMG (which keeps S).
+White-box attacks (Algorithm 1's loss, SecMI, PIA) query the eps each sampler uses (rejection sampling leaves eps
+as it is: the attacker sees the plain denoiser); the sample-only attack scores each candidate by its nearest cosine
+to --n released samples, in pixels and in the quality classifier's features. Released samples are cached in
+--samples (safetensors; delete them to redraw). AUC and TPR at 1% / 0.1% FPR with bootstrap 95% intervals;
+one ROC figure per attacker beside the JSON; the run time of each attack."""
+
+ATTACK_SAMPLERS = ('ddim', 'rejection', 'cpsample', 'default', 'amg')
+
+
+def add_attacks(p):
+    p.add_argument('--n', type=int_at_least(2), default=2000, help='released samples per sampler for the sample-only attack (default: %(default)s)')
+    p.add_argument('--n-pretrained', type=int_at_least(2), default=1000, help='members (and as many non-members) on the pretrained model (default: %(default)s)')
+    p.add_argument('--models', nargs='+', default=['finetuned', 'pretrained'], choices=['finetuned', 'pretrained'])
+    p.add_argument('--samplers', nargs='+', default=list(ATTACK_SAMPLERS), choices=ATTACK_SAMPLERS)
+    p.add_argument('--attacks', nargs='+', default=['loss', 'secmi', 'pia', 'nn-pixels', 'nn-learned'],
+                   choices=['loss', 'secmi', 'pia', 'nn-pixels', 'nn-learned'])
+    p.add_argument('--amg', default='0.95:10', metavar='THRESHOLD:SCALE', help="AMG's setting (default: %(default)s)")
+    p.add_argument('--steps', type=positive_int, default=50, help='DDIM steps of the released samples (default: %(default)s)')
+    p.add_argument('--batch', type=positive_int, default=250, help='images per sampling batch (default: %(default)s)')
+    p.add_argument('--seed', type=nonneg_int, default=0)
+    p.add_argument('--boot', type=positive_int, default=500, help='bootstrap resamples (default: %(default)s)')
+    p.add_argument('--samples', type=Path, default=ROOT / 'runs' / 'attacks', help='folder caching the released samples (default: runs/attacks)')
+    add_common(p, threads=1)
+
+
+def check_attacks(p, a):
+    try: a.amg_setting = tuple(float(v) for v in a.amg.split(':'))
+    except ValueError: p.error(f'--amg: THRESHOLD:SCALE, got {a.amg!r}')
+    if len(a.amg_setting) != 2 or not -1 <= a.amg_setting[0] < 1 or a.amg_setting[1] < 0: p.error(f'--amg: THRESHOLD in [-1, 1), SCALE >= 0, got {a.amg!r}')
+
+
+def attack_split(seed: int = 1234) -> tuple:
+    "The test images split once: (calibration half, evaluation half)."
+    import torch
+    from cpsample_nb.data import load_fashion_mnist
+    test = load_fashion_mnist('test', 16)[0]
+    perm = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))
+    return test[perm[:len(test) // 2]], test[perm[len(test) // 2:]]
+
+
+def attack_samplers(den, clf, S, thr: float, a) -> dict:
+    "key -> (label, sample(batch_size, generator), guide() or None: the eps_hat an attacker of that sampler queries)."
+    from cpsample_nb.data import nn_cosine
+    from cpsample_nb.experiments import DATA_SETTINGS, DEMO_SETTINGS
+    from cpsample_nb.guidance import SETTINGS, AMGGuidance, CPGuidance
+    from cpsample_nb.sampler import cpsample, guided_ddim, plain_ddim, rejection_sample
+    u, sch, kw = den.unet, den.scheduler, dict(num_inference_steps=a.steps)
+    cp, dflt = SETTINGS['fashion'], DEMO_SETTINGS | DATA_SETTINGS['fashion']
+    amg_t, amg_s = a.amg_setting
+    out = {'ddim': ('plain DDIM', lambda b, g: plain_ddim(u, sch, batch_size=b, generator=g, **kw), None),
+           'rejection': ('rejection sampling', lambda b, g: rejection_sample(u, sch, lambda x: nn_cosine(x, S) > thr, batch_size=b, generator=g, **kw).images, None),
+           'cpsample': (f"CPSample a={cp['alpha']:g} s={cp['scale']:g}", lambda b, g: cpsample(u, sch, clf, batch_size=b, generator=g, alpha=cp['alpha'], scale=cp['scale'], tau=cp['tau'], **kw),
+                        lambda: CPGuidance(clf, cp['alpha'], cp['scale'], cp['tau'], check_first=False, keep=False)),
+           'amg': (f'AMG thr={amg_t:g} s={amg_s:g}', lambda b, g: guided_ddim(u, sch, AMGGuidance(S, amg_t, amg_s, keep=False), batch_size=b, generator=g, **kw),
+                   lambda: AMGGuidance(S, amg_t, amg_s, keep=False))}
+    if (dflt['alpha'], dflt['scale']) != (cp['alpha'], cp['scale']):
+        out['default'] = (f"default a={dflt['alpha']:g} s={dflt['scale']:g}", lambda b, g: cpsample(u, sch, clf, batch_size=b, generator=g, alpha=dflt['alpha'], scale=dflt['scale'], tau=dflt['tau'], **kw),
+                          lambda: CPGuidance(clf, dflt['alpha'], dflt['scale'], dflt['tau'], check_first=False, keep=False))
+    return {k: out[k] for k in a.samplers if k in out}
+
+
+def released_samples(model: str, key: str, fn, a) -> tuple:
+    "(samples, wall seconds or None when read from the cache) of sampler `key` on `model`, drawn batch by batch from seeds --seed + i."
+    import torch
+    from cpsample_nb.experiments import load_samples, sample_in_batches, save_samples
+    path = Path(a.samples) / f'{model}_{key}_n{a.n}_steps{a.steps}_seed{a.seed}_batch{a.batch}.safetensors'
+    if path.exists(): return load_samples(path)[0], None
+    t0 = time.perf_counter()
+    x = torch.cat(sample_in_batches(lambda batch_size, generator: fn(batch_size, generator), a.n, a.batch, a.seed, 'cpu', f'{model} {key}'))
+    wall = time.perf_counter() - t0
+    save_samples(x, path, {'model': model, 'sampler': key, 'n': a.n, 'steps': a.steps, 'seed': a.seed, 'batch': a.batch, 'wall_s': wall})
+    return x, wall
+
+
+def attack_models(a) -> dict:
+    "model -> (denoiser, classifier, S, members, non-members, copy threshold)."
+    import torch
+    from cpsample_nb.data import heldout_threshold, load_fashion_mnist
+    from cpsample_nb.models import load_shipped_classifier, load_shipped_denoiser
+    calib, evaluation = attack_split()
+    clf, fine = load_shipped_classifier('fashion')[0], load_shipped_denoiser('fashion')
+    out = {}
+    for m in a.models:
+        den = load_shipped_denoiser('fashion' if m == 'finetuned' else 'fashion_pretrained')
+        S = fine.subset.images
+        if m == 'finetuned': members = S
+        else:
+            full = load_fashion_mnist('train', 16)[0]
+            keep = torch.ones(len(full), dtype=torch.bool); keep[fine.subset.indices] = False
+            rest = full[keep]
+            members = rest[torch.randperm(len(rest), generator=torch.Generator().manual_seed(a.seed))[:a.n_pretrained]]
+        non = evaluation[torch.randperm(len(evaluation), generator=torch.Generator().manual_seed(a.seed + 1))[:len(members)]]
+        out[m] = (den, clf, S, members, non, heldout_threshold(S, calib))
+    return out
+
+
+WHITE_BOX = {'loss': 'Algorithm 1 (loss, t 100)', 'secmi': 'SecMI (t 100, k 10)', 'pia': 'PIA (t 200, l4)'}
+SAMPLE_ONLY = {'nn-pixels': 'sample-only NN, pixels', 'nn-learned': 'sample-only NN, learned features'}
+
+
+def _row(model: str, key: str, label: str, attack: str, r, **extra) -> dict:
+    rnd = lambda v: [round(float(x), 5) for x in v]
+    return {'model': model, 'sampler': key, 'sampler_label': label, 'attack': attack, 'members': r.n_members, 'nonmembers': r.n_nonmembers,
+            'auc': r.auc, 'auc_ci': list(r.auc_ci), 'tpr_at_1pct': r.tpr_1, 'tpr_at_1pct_ci': list(r.tpr_1_ci),
+            'tpr_at_0.1pct': r.tpr_01, 'tpr_at_0.1pct_ci': list(r.tpr_01_ci), 'seconds': r.seconds, 'details': r.details,
+            'roc_fpr': rnd(r.fpr), 'roc_tpr': rnd(r.tpr), **extra}
+
+
+def run_attacks(a, env):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from cpsample_nb.attacks import loss_attack, nn_membership_attack, pia_attack, plot_roc, sampler_eps, secmi_attack
+    from cpsample_nb.data import pixel_features
+    from cpsample_nb.models import load_quality_classifier
+    from cpsample_nb.quality import fmnist_features
+    features = {'nn-pixels': pixel_features, 'nn-learned': fmnist_features(load_quality_classifier()[0])}
+    white = {'loss': loss_attack, 'secmi': secmi_attack, 'pia': pia_attack}
+    rows, curves, sampling, models = [], {}, {}, {}
+    for m, (den, clf, S, members, non, thr) in attack_models(a).items():
+        models[m] = {'members': len(members), 'nonmembers': len(non), 'copy_threshold': thr,
+                     'member_set': 'S, the 300 protected images' if m == 'finetuned' else f'{len(members)} training images (S left out)'}
+        for key, (label, fn, guide) in attack_samplers(den, clf, S, thr, a).items():
+            eps = sampler_eps(den.unet, den.scheduler, guide() if guide else None)
+            for att in [x for x in a.attacks if x in white]:
+                if guide is None and key != 'ddim':  # rejection sampling: the attacker queries the plain denoiser, DDIM's numbers
+                    same = next((r for r in rows if r['model'] == m and r['sampler'] == 'ddim' and r['attack'] == att), None)
+                    if same:
+                        rows.append(same | {'sampler': key, 'sampler_label': label, 'same_as': 'ddim', 'seconds': None})
+                        print(f"{m:10s} {label:24s} {att:10s} the plain denoiser's eps: plain DDIM's numbers", flush=True); continue
+                r = white[att](eps, den.scheduler, members, non, name=label, n_boot=a.boot, seed=a.seed)
+                rows.append(_row(m, key, label, att, r)); curves.setdefault((att, m), []).append(r)
+                print(f"{m:10s} {label:24s} {att:10s} AUC {r.auc:.3f} [{r.auc_ci[0]:.3f}-{r.auc_ci[1]:.3f}]  TPR@1% {r.tpr_1:.3f} [{r.tpr_1_ci[0]:.3f}-{r.tpr_1_ci[1]:.3f}]  TPR@0.1% {r.tpr_01:.3f}  {r.seconds:.1f} s", flush=True)
+            nn = [x for x in a.attacks if x in SAMPLE_ONLY]
+            if not nn: continue
+            x, wall = released_samples(m, key, fn, a)
+            sampling[f'{m} {key}'] = wall
+            for att in nn:
+                r = nn_membership_attack(x, members, non, features[att], name=label, n_boot=a.boot, seed=a.seed)
+                rows.append(_row(m, key, label, att, r, released=len(x))); curves.setdefault((att, m), []).append(r)
+                print(f"{m:10s} {label:24s} {att:10s} AUC {r.auc:.3f} [{r.auc_ci[0]:.3f}-{r.auc_ci[1]:.3f}]  TPR@1% {r.tpr_1:.3f} [{r.tpr_1_ci[0]:.3f}-{r.tpr_1_ci[1]:.3f}]  TPR@0.1% {r.tpr_01:.3f}  {r.seconds:.1f} s", flush=True)
+    out = Path(a.out) if a.out else REPORTS / 'attacks.json'
+    figures = {}
+    for att in a.attacks:
+        ms = [m for m in a.models if (att, m) in curves]
+        if not ms: continue
+        fig, axes = plt.subplots(1, len(ms), figsize=(4.8 * len(ms), 4.4), squeeze=False)
+        for ax, m in zip(axes[0], ms):
+            plot_roc(curves[(att, m)], ax=ax, title=f"{(WHITE_BOX | SAMPLE_ONLY)[att]}: {m} model ({models[m]['members']} vs {models[m]['nonmembers']})")
+            ax.title.set_fontsize(8)
+        path = out.with_name(f'{out.stem}_{att}.png')
+        fig.savefig(path, dpi=80, bbox_inches='tight'); plt.close(fig)
+        figures[att] = str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return {'models': models, 'test_split': 'test images split once (seed 1234): 5,000 calibrate the copy threshold, non-members come from the other 5,000',
+            'released_per_sampler': a.n, 'sampling_wall_s': sampling, 'rows': rows, 'figures': figures}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # The entry point
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -1120,6 +1288,7 @@ COMMANDS = {  # name: (one-line help, the script it replaced); NAME's options, c
     'sd-study': ('the Stable Diffusion case study on the shipped mini model (alpha, protected set, non-members)', 'sd_study.py'),
     'gate': ("how well the classifier's confidence predicts that a trajectory ends as a copy (issue 24)", None),
     'frontier': ('copies, sample-only membership attack, quality and time of each sampler from the same noise (issue 24)', None),
+    'attacks': ('the attacker x sampler table: Algorithm 1, SecMI, PIA and the sample-only attack on both Fashion-MNIST models (issue 25)', None),
     'side': ('SIDE at full size: seeds, AMS/UMS per band with intervals, Fisher tests against UnCond and plain DDIM (issue 25)', None),
 }
 
