@@ -21,7 +21,7 @@ from .ddim import _eps_of, _real, ddim_loop, sample_shape, x0_hat
 __all__ = ['SETTINGS', 'SMALL_CPU_BATCH', 'cp_targets', 'class_probs', 'log_prob_tau', 'Guidance', 'small_batch_convs',
            'cp_guidance', 'wants_check', 'no_weight_grads', 'guided_eps', 'cp_step', 'check_guidance_args',
            'CPGuidance', 'TimeWindow', 'MostConfident', 'classifier_gate', 'x0_bound_gate', 'GateReport', 'gate_report',
-           'GatedGuidance', 'AMGGuidance']
+           'GatedGuidance', 'X0Guidance', 'AMGGuidance']
 
 # %% ../nbs/05_guidance.ipynb #68c3a9b5
 SETTINGS = {  # CPSample's (alpha, scale, tau) by use; tau is App. D's 1e-3 everywhere
@@ -258,9 +258,13 @@ class MostConfident(_Wrapper):
 
 # %% ../nbs/05_guidance.ipynb #4f9b0a22
 def classifier_gate(classifier,  # random-label classifier (x_t, t) -> (N, 2) logits
+                    read: str = 'x_t',  # 'x_t': the published gate; 'x0_hat': the classifier reads the step's estimate of the final image
+                    t_read: int = 0,  # with read='x0_hat': the timestep the classifier is told (0: it reads a clean image)
                    ):
-    "CPSample's gate: the classifier's confidence max_y p(y | x_t, t) (the rule fires where 1 - confidence < alpha)."
+    "CPSample's gate: the classifier's confidence max_y p(y | x_t, t), or on x0_hat at t_read (the rule fires where 1 - confidence < alpha)."
+    if read not in ('x_t', 'x0_hat'): raise ValueError(f"read must be 'x_t' (the published gate) or 'x0_hat', got {read!r}")
     def gate(x, t, x0_hat):
+        x, t = (x, t) if read == 'x_t' else (x0_hat.clamp(-1, 1), t_read)
         ts = torch.full((len(x),), int(t), device=x.device, dtype=torch.long)
         with torch.no_grad(): logits = classifier(x.to(_model_dtype(classifier, x.dtype)), ts)
         _check_logits(logits, len(x))
@@ -360,6 +364,30 @@ class GatedGuidance(CPGuidance):
         self.last = Guidance(g.probs, target, grad)
         if self.keep: self.steps.append(self.last)
         return guided_eps(eps, self.last, abar, self.scale)
+
+# %% ../nbs/05_guidance.ipynb #5b41ac88
+class X0Guidance(CPGuidance):
+    "CPSample's rule and push with the classifier reading the step's x0_hat at `t_read`; the gradient reaches x_t through x0_hat (eps fixed)."
+    def __init__(self, classifier,  # random-label classifier (x, t) -> (N, 2) logits, read on x0_hat at t_read
+                 alpha: float = SETTINGS['paper']['alpha'],  # tolerance in (0, 0.5]: steer when p(y | x0_hat, t_read) falls below it
+                 scale: float = SETTINGS['paper']['scale'],  # guidance scale s >= 0
+                 tau: float = SETTINGS['paper']['tau'],  # App. D's offset in log(tau + p)
+                 t_read: int = 0,  # the timestep the classifier is told (0: it reads x0_hat as a clean image)
+                 keep: bool = True):  # keep every step's `Guidance` in `steps`
+        super().__init__(classifier, alpha, scale, tau, keep=keep)
+        if isinstance(t_read, bool) or not isinstance(t_read, int) or t_read < 0: raise ValueError(f"t_read must be an integer timestep >= 0, got {t_read!r}")
+        self.t_read = t_read
+
+    def __call__(self, eps: torch.Tensor, x: torch.Tensor, t, abar_t: float) -> torch.Tensor:
+        "eps_hat: the rule on x0_hat; where it fires, eps - s sqrt(1 - abar_t) grad_x0 / sqrt(abar_t)."
+        abar = float(abar_t)
+        check = wants_check(self.last, self.alpha) if self.check_first is None else self.check_first
+        g = cp_guidance(self.classifier, x0_hat(x, eps, abar).clamp(-1, 1), self.t_read, self.alpha, self.tau, with_grad=self.scale > 0, check_first=check)
+        self.last = g if g.grad is None else Guidance(g.probs, g.target, g.grad / math.sqrt(abar))
+        if self.keep: self.steps.append(self.last)
+        return guided_eps(eps, self.last, abar, self.scale)
+
+    def settings(self) -> dict: return {**super().settings(), 'read': 'x0_hat', 't_read': self.t_read}
 
 # %% ../nbs/05_guidance.ipynb #995e8281
 class AMGGuidance:
