@@ -927,6 +927,8 @@ def add_gate(p):
     p.add_argument('--alpha', type=float, default=None, help="tolerance for the firing shares (default: the pair's guidance.SETTINGS alpha)")
     p.add_argument('--batch', type=positive_int, default=200, help='trajectories per batch (default: %(default)s)')
     p.add_argument('--seed', type=nonneg_int, default=0, help='batch i is seeded with seed + i (default: %(default)s)')
+    p.add_argument('--read', default='x_t', choices=['x_t', 'x0_hat'], help="what the classifier reads: x_t at t (the published gate) or the step's x0_hat at --t-read (default: %(default)s)")
+    p.add_argument('--t-read', type=nonneg_int, default=0, help='with --read x0_hat: the timestep the classifier is told (default: %(default)s)')
     add_common(p, threads=None, classifier=True)
 
 
@@ -953,7 +955,7 @@ def run_gate(a, env):
     held = load_fashion_mnist('test', 16)[0] if a.pair == 'fashion' else load_faces()[[i for i in range(100) if i not in set(den.subset.indices.tolist())]]
     thr = heldout_threshold(S, held)
     alpha = a.alpha if a.alpha is not None else SETTINGS.get(a.pair, SETTINGS['paper'])['alpha']
-    rep = gate_report(den.unet, den.scheduler, classifier_gate(clf), S, threshold=thr, alpha=alpha, n=a.n, num_inference_steps=a.steps,
+    rep = gate_report(den.unet, den.scheduler, classifier_gate(clf, a.read, a.t_read), S, threshold=thr, alpha=alpha, n=a.n, num_inference_steps=a.steps,
                       batch_size=a.batch, seed=a.seed, progress=lambda it: progress(it, 'batches'))
     npos, nneg = rep.copies, rep.n - rep.copies
     rows = []
@@ -982,7 +984,8 @@ def run_gate(a, env):
 
 FRONTIER_HELP = """Each sampler draws --n images from the same noise (batch i seeded with --seed + i): plain DDIM, CPSample with the
 published rule at the pair's guidance.SETTINGS, rejection sampling (plain DDIM, redrawing every copy), and AMG's
-dissimilarity guidance (sampler.amg_sample, which keeps S at sampling time). For each: copies (pixel cosine to S above
+dissimilarity guidance (sampler.amg_sample, which keeps S at sampling time), the bound gate driving CPSample's push, and
+CPSample's rule read on x0_hat with a classifier of --x0 (guidance.X0Guidance). For each: copies (pixel cosine to S above
 the held-out threshold; Wilson 95%), the sample-only membership attack on the released images (S against as many
 test images; AUC and TPR at 1% FPR, bootstrap 95%), quality as fd_fmnist_classifier and pixel-PCA Frechet distance to
 the 10,000 test images (bootstrap 95% over the samples), and wall time over plain DDIM's (this run, this machine)."""
@@ -992,10 +995,12 @@ def add_frontier(p):
     p.add_argument('--pair', default='fashion', choices=['fashion'], help='shipped pair (default: %(default)s)')
     p.add_argument('--n', type=int_at_least(2), default=2000, help='images per sampler (default: %(default)s)')
     p.add_argument('--steps', type=positive_int, default=50, help='DDIM steps (default: %(default)s)')
-    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'amg', 'bound'])
+    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'amg', 'bound', 'x0'])
     p.add_argument('--bound', nargs='+', default=['0.9:10'], metavar='THRESHOLD:SCALE',
                    help="'bound': CPSample's push where x0_hat's cosine to S is above THRESHOLD (guidance.GatedGuidance with x0_bound_gate; default: %(default)s)")
     p.add_argument('--amg', nargs='+', default=['0.95:10'], metavar='THRESHOLD:SCALE', help="AMG settings (default: %(default)s)")
+    p.add_argument('--x0', nargs='+', default=[], metavar='DIR:ALPHA:SCALE',
+                   help="'x0': CPSample's rule and push on x0_hat (guidance.X0Guidance, t_read 0) with the train-classifier folder DIR's classifier")
     p.add_argument('--batch', type=positive_int, default=250, help='images per batch (default: %(default)s)')
     p.add_argument('--seed', type=nonneg_int, default=0)
     p.add_argument('--boot', type=positive_int, default=200, help='bootstrap resamples (default: %(default)s)')
@@ -1009,6 +1014,10 @@ def check_frontier(p, a):
     try: a.bound_settings = [tuple(float(v) for v in s.split(':')) for s in a.bound]
     except ValueError: p.error(f'--bound: each is THRESHOLD:SCALE, got {a.bound}')
     if any(len(t) != 2 or not -1 <= t[0] < 1 or t[1] < 0 for t in a.bound_settings): p.error(f'--bound: THRESHOLD in [-1, 1), SCALE >= 0, got {a.bound}')
+    try: a.x0_settings = [(d, float(al), float(sc)) for d, al, sc in (s.rsplit(':', 2) for s in a.x0)]
+    except ValueError: p.error(f'--x0: each is DIR:ALPHA:SCALE, got {a.x0}')
+    if any(not Path(d).is_dir() or not 0 < al <= 0.5 or sc < 0 for d, al, sc in a.x0_settings): p.error(f'--x0: DIR an existing folder, ALPHA in (0, 0.5], SCALE >= 0, got {a.x0}')
+    if ('x0' in a.samplers) != bool(a.x0): p.error("--samplers x0 and --x0 DIR:ALPHA:SCALE go together")
 
 
 def run_frontier(a, env):
@@ -1018,7 +1027,7 @@ def run_frontier(a, env):
     from cpsample_nb.evaluation import bootstrap_interval, wilson_interval
     from cpsample_nb.quality import FrechetDistance, GaussianStats, fd_fmnist_classifier, frechet_distance
     from cpsample_nb.experiments import sample_in_batches
-    from cpsample_nb.guidance import SETTINGS, GatedGuidance, x0_bound_gate
+    from cpsample_nb.guidance import SETTINGS, GatedGuidance, X0Guidance, x0_bound_gate
     from cpsample_nb.sampler import amg_sample, cpsample, guided_ddim, plain_ddim, rejection_sample
     den, clf = load_pair(a.pair, {})
     S, (test, _) = den.subset.images, load_fashion_mnist('test', 16)
@@ -1039,6 +1048,10 @@ def run_frontier(a, env):
             for t, sc in a.bound_settings:
                 samplers[f'bound gate thr={t:g}, CPSample push s={sc:g}'] = lambda b, g, t=t, sc=sc: guided_ddim(
                     den.unet, den.scheduler, GatedGuidance(clf, x0_bound_gate(S), t, scale=sc, tau=cp['tau']), batch_size=b, generator=g, **kw)
+        if name == 'x0':
+            for d, al, sc in a.x0_settings:
+                samplers[f'x0_hat rule {Path(d).name} a={al:g} s={sc:g}'] = lambda b, g, c=pair_classifier(a.pair, {a.pair: d}), al=al, sc=sc: guided_ddim(
+                    den.unet, den.scheduler, X0Guidance(c, al, sc, cp['tau']), batch_size=b, generator=g, **kw)
     for fn in samplers.values(): fn(2, torch.Generator().manual_seed(10**6))  # warm-up: first calls pay one-off costs
     rows, base = [], None
     for name, fn in progress(samplers.items(), 'samplers', total=len(samplers)):
