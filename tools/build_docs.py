@@ -74,6 +74,26 @@ def process_notebook(src: Path, dest: Path):
     nbformat.write(nb, dest)
 
 
+def copy_reports(src_dir: Path) -> list[str]:
+    """Copy reports/ (markdown and figures) into the site's sources, with links rewritten for the site's layout
+    (notebooks sit at the root there); returns the report pages for the toctree, README (the index) first."""
+    dest = src_dir / 'reports'
+    shutil.copytree(ROOT / 'reports', dest)  # JSON records too: the reports link them
+    pages = []
+    for md in sorted(dest.glob('*.md')):
+        md.write_text(md.read_text().replace('](../nbs/', '](../'))
+        pages.append(f'reports/{md.stem}')
+    return sorted(pages, key=lambda p: p != 'reports/README')
+
+
+def _site_links(nb_path: Path):
+    "Rewrite a processed notebook's links to reports/ for the site's layout (the notebooks sit at its root)."
+    nb = nbformat.read(nb_path, as_version=4)
+    for c in nb.cells:
+        if c.cell_type == 'markdown': c.source = c.source.replace('](../reports/', '](reports/')
+    nbformat.write(nb, nb_path)
+
+
 def write_sources(src_dir: Path, mode: str):
     if src_dir.exists(): shutil.rmtree(src_dir)
     src_dir.mkdir(parents=True)
@@ -84,11 +104,14 @@ def write_sources(src_dir: Path, mode: str):
     nbs = sorted(p for p in (ROOT / 'nbs').glob('*.ipynb') if p.stem != 'index')
     process_notebook(ROOT / 'nbs' / 'index.ipynb', src_dir / 'index.ipynb')
     for nb in nbs: process_notebook(nb, src_dir / nb.name)
+    reports = copy_reports(src_dir)
+    for nb in [*nbs, ROOT / 'nbs' / 'index.ipynb']: _site_links(src_dir / nb.name)
     api = ['# API reference', '', 'Everything `nbdev_export` writes into `cpsample_nb`, with signatures and docstrings.', '']
     for m in exported_modules():
         api += [f'## `cpsample_nb.{m}`', '', '```{eval-rst}', f'.. automodule:: cpsample_nb.{m}', '```', '']
     (src_dir / 'api.md').write_text('\n'.join(api))
     toc = ['', '```{toctree}', ':maxdepth: 1', ':caption: Notebooks', ''] + [nb.stem for nb in nbs]
+    toc += ['```', '', '```{toctree}', ':maxdepth: 1', ':caption: Reports (every measured number)', ''] + reports
     toc += ['```', '', '```{toctree}', ':maxdepth: 2', ':caption: Reference', '', 'api', '```', '']
     nb = nbformat.read(src_dir / 'index.ipynb', as_version=4)
     nb.cells.append(nbformat.v4.new_markdown_cell('\n'.join(toc)))
