@@ -142,6 +142,7 @@ class TimeClassifier(ModelMixin, ConfigMixin):
         for r in self.mid_block.resnets if self.mid_block is not None else (): h = resnet(r, h)
         return self.head(F.silu(self.norm_out(h), inplace=True).mean((2, 3), keepdim=True)).flatten(1)
 
+# %% ../nbs/03_classifier.ipynb #6579d837
 GUIDANCE_NET = dict(block_out_channels=(8, 16), stem_stride=2)  # the network `train_classifier` and `train-classifier` build by default (18,210 parameters at 16x16, issue 13)
 
 def count_parameters(model: nn.Module) -> int:
@@ -160,6 +161,7 @@ def random_labels(n: int,  # number of protected images
     if int(num_classes) == 2: return torch.bernoulli(torch.full((int(n),), 0.5), generator=g).long()
     return torch.randint(0, int(num_classes), (int(n),), generator=g)
 
+# %% ../nbs/03_classifier.ipynb #27dbc0a5
 def check_labels(labels, n: int,  # labels (any int sequence) and the number of images they label
                  num_classes: int = 2,  # labels must lie in {0, ..., num_classes-1}
                 ) -> torch.Tensor:
@@ -226,6 +228,7 @@ class MemorisationReport:
                  for i, ((lo, hi), c, a) in enumerate(zip(self.bands, self.ce, self.acc))]
         return '\n'.join(rows)
 
+# %% ../nbs/03_classifier.ipynb #7ac7ad4b
 def _batched(model, x, t, batch_size):
     return torch.cat([model(x[i:i + batch_size], t[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
@@ -242,6 +245,7 @@ def p_true(model: nn.Module,  # a classifier called as model(x_t, t)
     logits = _batched(model, x, torch.full((len(x),), t, device=dev, dtype=torch.long), batch_size)
     return logits.softmax(-1).gather(1, y[:, None]).squeeze(1).cpu()
 
+# %% ../nbs/03_classifier.ipynb #fcec809c
 @torch.no_grad()
 def memorisation_report(model: nn.Module,  # a classifier called as model(x_t, t)
                         images: torch.Tensor,  # the protected images (N, C, H, W)
@@ -274,6 +278,7 @@ def memorisation_report(model: nn.Module,  # a classifier called as model(x_t, t
     model.train(was_training)
     return MemorisationReport(step, [list(b) for b in bands], ces, accs, kappa)
 
+# %% ../nbs/03_classifier.ipynb #9245e0f8
 def _uniform_ce(logits: torch.Tensor) -> torch.Tensor:
     "Mean cross-entropy of `logits` (N, K) to the uniform distribution: ln K at best."
     return -F.log_softmax(logits, dim=-1).mean()
@@ -320,6 +325,7 @@ def parse_bands(spec,  # None, a number (the band [0, 100)), {'lo-hi': v}, [(lo,
         if not v > 0: raise ValueError(f"{what}: the value for band {lo}-{hi} must be positive, got {v}")
     return rows
 
+# %% ../nbs/03_classifier.ipynb #ee5f03b1
 def bands_met(report: MemorisationReport,  # a memorisation report
               targets: list,  # parse_bands output: [lo, hi, max cross-entropy]
              ) -> bool:
@@ -367,6 +373,7 @@ def posterior_weights(x_t: torch.Tensor,  # noisy images (B, C, H, W)
     d2 = torch.cdist(x_t.flatten(1).double(), abar ** 0.5 * images.flatten(1).double()).pow(2)
     return torch.softmax(-d2 / (2 * (1 - abar)), dim=1)
 
+# %% ../nbs/03_classifier.ipynb #3e8e7898
 def _noised_sets(images, timesteps, scheduler, n_noise, seed):
     g = torch.Generator().manual_seed(seed)
     for t in [int(v) for v in timesteps]:
@@ -387,6 +394,7 @@ def bayes_ce(images: torch.Tensor,  # the protected images (n, C, H, W)
     return torch.tensor([sum(-(posterior_weights(x, t, images, scheduler) * same).sum(1).clamp_min(1e-12).log().mean().item()
                              for x in xs) / n_noise for t, xs in _noised_sets(images, timesteps, scheduler, n_noise, seed)])
 
+# %% ../nbs/03_classifier.ipynb #b2fa44b5
 @torch.no_grad()
 def ce_per_timestep(model: nn.Module,  # a classifier called as model(x_t, t)
                     images: torch.Tensor, labels: torch.Tensor, timesteps, scheduler=None, n_noise: int = 2, seed: int = 1234,  # as for `bayes_ce`
@@ -399,6 +407,7 @@ def ce_per_timestep(model: nn.Module,  # a classifier called as model(x_t, t)
                            for x in xs) / n_noise for t, xs in _noised_sets(images, timesteps, scheduler, n_noise, seed)])
     model.train(was_training); return ce
 
+# %% ../nbs/03_classifier.ipynb #7dd4c238
 @torch.no_grad()
 def commitment(images: torch.Tensor,  # the protected images (n, C, H, W)
                scheduler=None,  # the noise schedule (default: DDPMScheduler(1000))
@@ -420,6 +429,7 @@ def commitment(images: torch.Tensor,  # the protected images (n, C, H, W)
     return {'t': ddim.timesteps.tolist(), 'w_final': [w.gather(1, final[:, None]).median().item() for w in ws],
             'top1_final': [(w.argmax(1) == final).float().mean().item() for w in ws]}
 
+# %% ../nbs/03_classifier.ipynb #b54081e5
 def open_range(c: dict,  # `commitment` output
                open_below: float = 0.1,  # the outcome is open while the median weight on the final image is below this
                committed_above: float = 0.9,  # ... and decided once it is above this

@@ -128,6 +128,7 @@ def build_parser(only: str | None = None,  # None: every sub-command's options; 
         p.set_defaults(_run=run)
     return parser
 
+# %% ../nbs/17_cli.ipynb #162a6739
 def main(argv=None) -> int:
     "Entry point of the `cpsample` console script."
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -29,6 +29,7 @@ def sample_shape(unet) -> tuple:
     h, w = (s, s) if isinstance(s, int) else tuple(s)
     return (cfg.in_channels, h, w)
 
+# %% ../nbs/01_ddim.ipynb #d0bd8deb
 def ddim_loop(ddim: DDIMScheduler,  # the sampling scheduler, after `set_timesteps`
               x: torch.Tensor,  # x_T, (N, C, H, W)
               eps_fn,  # (x_t, t) -> eps at x_t
@@ -41,6 +42,7 @@ def ddim_loop(ddim: DDIMScheduler,  # the sampling scheduler, after `set_timeste
     for t in (progress_bar or iter)(ddim.timesteps): x = step(eps_fn(x, t), t, x)
     return x
 
+# %% ../nbs/01_ddim.ipynb #27fe6e77
 @torch.no_grad()
 def ddim_sample(unet,  # unet-like callable (x_t, t) -> eps (tensor or output with `.sample`)
                 scheduler,  # any diffusers scheduler; its config builds the DDIMScheduler

@@ -58,6 +58,7 @@ def format_table(rows: list[dict],  # one dict per row; the first row's keys are
     line = lambda vals: '  '.join(v.rjust(n) for v, n in zip(vals, w))
     return '\n'.join([line(cols), line(['-' * n for n in w])] + [line(r) for r in cells])
 
+# %% ../nbs/09_evaluation.ipynb #a9472feb
 class Result:
     "Mixin for result dataclasses: print as a table, show as markdown in a notebook, serialise to JSON."
     def rows(self) -> list[dict]: return [{k: v for k, v in self.to_dict().items() if not isinstance(v, (dict, list))}]
@@ -82,6 +83,7 @@ def as_features(x: torch.Tensor,  # (N, C, H, W) images or (N, D) features
     if f.ndim != 2: raise ValueError(f"the feature function returned shape {tuple(f.shape)} for {name}; expected (N, D)")
     return F.normalize(f, dim=1)
 
+# %% ../nbs/09_evaluation.ipynb #a3d4d32c
 def check_threshold(threshold: float) -> float:
     "Return `threshold` as a float if it is a valid cosine similarity in [-1, 1], else raise."
     t = float(threshold)
@@ -157,6 +159,7 @@ def load_feature_model(weights,  # local file: TorchScript/.pt2 for 'torchscript
     if missing: raise ValueError(f"weights {path} do not fit torchvision {arch!r}: {len(missing)} tensors missing, e.g. {missing[:3]}")
     return model.eval()
 
+# %% ../nbs/09_evaluation.ipynb #7d24f931
 def feature_fn(kind: str = 'pixels',  # one of FEATURE_KINDS
                weights=None,  # local weights file (every kind but 'pixels')
                arch: str | None = None,  # torchvision architecture for 'torchvision' / 'dino'
@@ -213,6 +216,7 @@ def replication_share(sims: torch.Tensor,  # (N,) nearest-neighbour similarities
     if len(sims) == 0: raise ValueError("no similarities given: the sample set is empty")
     return int((sims > t).sum()) / len(sims)
 
+# %% ../nbs/09_evaluation.ipynb #52123d47
 def chi2_reduction_test(count_base: int,  # replicating samples of the baseline (plain DDIM)
                         n_base: int,  # baseline samples
                         count_prot: int,  # replicating samples of the protected sampler (CPSample)
@@ -297,12 +301,14 @@ def plot_similarity_hist(sims: dict,  # name -> (N,) nearest-neighbour similarit
     ax.set_xlabel('cosine similarity to nearest training image'); ax.set_ylabel('share of the set'); ax.legend(fontsize=8)
     return ax
 
+# %% ../nbs/09_evaluation.ipynb #f56d2b40
 def top_pairs(sims: torch.Tensor, idx: torch.Tensor, k: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "Positions of the `k` samples with the highest nearest-neighbour similarity, their similarities and neighbour indices."
     sims, idx = torch.as_tensor(sims).flatten(), torch.as_tensor(idx).flatten()
     order = sims.argsort(descending=True)[:k]
     return order, sims[order], idx[order]
 
+# %% ../nbs/09_evaluation.ipynb #72b2d130
 def plot_most_similar_pairs(generated: dict,  # name -> (N, C, H, W) samples
                             train: torch.Tensor,  # (M, C, H, W) training images
                             neighbours: dict,  # name -> (similarities (N,), neighbour indices (N,)) into `train`
@@ -338,6 +344,7 @@ class PermutationResult(Result):
     reject: bool  # p_value < level: samples are anomalously close to the fine-tuning set
     null: list = field(default_factory=list, repr=False)  # the a_i
 
+# %% ../nbs/09_evaluation.ipynb #6525dac8
 def _max_nn_sim(p: torch.Tensor, s: torch.Tensor) -> float: return (p @ s.T).max().item()
 
 def permutation_test(generated: torch.Tensor,  # P: (m, ...) samples (images or features)
@@ -474,6 +481,7 @@ class SweepResult(Result):
         fig.tight_layout()
         return fig
 
+# %% ../nbs/09_evaluation.ipynb #0df72cfd
 def sweep(sample_fn: Callable,  # (alpha, scale) -> (N, C, H, W) samples
           alphas: Sequence[float],  # grid rows
           scales: Sequence[float],  # grid columns
@@ -530,6 +538,7 @@ def wilson_interval(k: int,  # successes
     c, h = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
     return (max(0.0, c - h), min(1.0, c + h))
 
+# %% ../nbs/09_evaluation.ipynb #80af28fd
 def bootstrap_interval(stat: Callable,  # stat(*resampled) -> float
                        *data,  # arrays / tensors of the same length, resampled together
                        n_boot: int = 500, seed: int = 0, level: float = 0.95) -> tuple[float, float]:

@@ -143,6 +143,7 @@ def machine_description(device=None) -> str:
     if device.type == 'cuda': return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}), torch {torch.__version__}"
     return f"{_cpu_model()} ({torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} thread(s), torch {torch.__version__}"
 
+# %% ../nbs/12_perf.ipynb #5e5ac10c
 def measure_overhead(unet,  # denoiser, as for `cpsample`
                      scheduler,  # diffusers scheduler
                      classifier,  # random-label classifier, as for `cpsample`

@@ -38,6 +38,7 @@ class GaussianStats:
         a = f.numpy()
         return cls(a.mean(0), np.atleast_2d(np.cov(a, rowvar=False)), len(a))
 
+# %% ../nbs/08_quality.ipynb #f739eac1
 def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
     "Frechet distance between the Gaussians `a` and `b`: squared distance of the means + tr(S_a + S_b - 2 (S_a S_b)^(1/2))."
     if a.mu.shape != b.mu.shape: raise ValueError(f"feature dimensions differ ({a.mu.shape[0]} vs {b.mu.shape[0]})")
@@ -95,6 +96,7 @@ class FrechetDistance:
         "Inception FID with torch-fidelity's InceptionV3 loaded from the local file `weights`."
         return cls(reference, inception_features(weights, device, batch_size), 'fid_inception')
 
+# %% ../nbs/08_quality.ipynb #15db8338
 def _images(x, name):
     if not torch.is_tensor(x) or x.ndim != 4: raise ValueError(f"{name} must be images (N, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
     if len(x) == 0: raise ValueError(f"{name} is empty: at least one image is needed")
@@ -174,11 +176,13 @@ def train_fashion_classifier(images: torch.Tensor,  # (N, 1, H, W) training imag
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return net.eval()
 
+# %% ../nbs/08_quality.ipynb #af871da2
 @torch.no_grad()
 def class_probs_of(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     "Softmax class probabilities (N, classes) of `model` on images `x`, in batches."
     return torch.cat([model(b).softmax(-1) for b in _images(x, 'images').split(batch_size)])
 
+# %% ../nbs/08_quality.ipynb #8e26bad3
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     "Share of `images` that `model` assigns to their `labels`."
     return (class_probs_of(model, images).argmax(1) == labels).float().mean().item()
@@ -191,12 +195,14 @@ def fmnist_features(model: FashionNet,  # the quality classifier (e.g. `load_qua
     def fmnist_classifier_features(x): return torch.cat([model.features(b.to(model.device)).cpu() for b in x.split(1000)])
     return fmnist_classifier_features
 
+# %% ../nbs/08_quality.ipynb #955a5344
 def fd_fmnist_classifier(reference: torch.Tensor,  # (N, 1, H, W) reference images: the 10,000 Fashion-MNIST test images
                          model: FashionNet,  # the quality classifier (e.g. `load_quality_classifier()`)
                         ) -> FrechetDistance:
     "Frechet distance on the Fashion-MNIST classifier's penultimate features (an offline FID stand-in, not Inception FID)."
     return FrechetDistance(reference, fmnist_features(model), 'fd_fmnist_classifier')
 
+# %% ../nbs/08_quality.ipynb #d0c55f7a
 def classifier_confidence(samples: torch.Tensor,  # (N, 1, H, W) images
                           model: nn.Module,  # the quality classifier
                           intended: torch.Tensor | None = None,  # (N,) intended classes, for conditional samples
@@ -227,6 +233,7 @@ def add_train_quality_args(p):
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     return p
 
+# %% ../nbs/08_quality.ipynb #1628e019
 def run_train_quality(args) -> dict:
     "Train the quality classifier on the 60,000 training images, measure it on the 10,000 test images, save it."
     import time, shlex

@@ -228,6 +228,7 @@ def guided_ddim(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
                              device=device, dry=dry_run)
     return _loop(unet, ddim, x, guide, eta=eta, generator=generator, cond=cond, progress_bar=progress_bar or (lambda it: it))
 
+# %% ../nbs/06_sampler.ipynb #caf438ea
 def amg_sample(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
                scheduler,  # diffusers scheduler
                protected: torch.Tensor,  # the protected images S: AMG keeps them at sampling time
@@ -248,6 +249,7 @@ class RejectionResult:
     evals_per_image: float  # denoiser forward passes (per image) per kept image
     n_generated: int  # images sampled in all
 
+# %% ../nbs/06_sampler.ipynb #b1161d9a
 def rejection_sample(unet,  # denoiser, as for `plain_ddim`
                      scheduler,  # diffusers scheduler
                      is_replica,  # callable images (M, C, H, W) -> (M,) bool, True for a copy of training data
@@ -279,6 +281,7 @@ class CPSamplePipelineOutput(ImagePipelineOutput):
     "`ImagePipelineOutput` plus the optional `CPSampleTrace`."
     trace: CPSampleTrace | None = None
 
+# %% ../nbs/06_sampler.ipynb #6f389371
 class CPSamplePipeline(DiffusionPipeline):
     "CPSample as a diffusers pipeline: `DDIMPipeline`'s call, with a random-label classifier guarding the training data."
     model_cpu_offload_seq = "unet"

@@ -33,6 +33,7 @@ def byte_symbols() -> dict[int, str]:
         if b not in keep: keep.append(b); codes.append(256 + extra); extra += 1
     return {b: chr(c) for b, c in zip(keep, codes)}
 
+# %% ../nbs/13_stable_diffusion.ipynb #b338a770
 def clip_merges(path=None) -> list[str]:
     "The 48,894 BPE merges of CLIP's tokenizer (default: read from the installed open_clip_torch wheel)."
     if path is None:
@@ -51,6 +52,7 @@ def write_clip_vocab(folder) -> Path:
     (folder / 'merges.txt').write_text('#version: 0.2\n' + '\n'.join(merges) + '\n')
     return folder
 
+# %% ../nbs/13_stable_diffusion.ipynb #dbc024a3
 def build_clip_tokenizer(folder,  # where vocab.json, merges.txt and the tokenizer config are written
                          max_length: int = 77,  # CLIP's context length
                         ):
@@ -117,6 +119,7 @@ def sd_scheduler() -> DDIMScheduler:
     return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear', clip_sample=False,
                          set_alpha_to_one=False, steps_offset=1)
 
+# %% ../nbs/13_stable_diffusion.ipynb #7d172cd8
 def mini_sd_components(tokenizer,  # a CLIPTokenizer (e.g. `build_clip_tokenizer(folder)`)
                        image_size: int = 16,  # image height and width (latents are half of it)
                        channels: int = 1,  # image channels
@@ -156,6 +159,7 @@ def encode_latents(vae: AutoencoderKL,  # the pipeline's VAE
     z = [vae.encode(b.to(dev, dt)).latent_dist.mean for b in images.split(batch_size)]
     return torch.cat(z) * vae.config.scaling_factor
 
+# %% ../nbs/13_stable_diffusion.ipynb #f8029fa5
 def train_latent_classifier(vae: AutoencoderKL,  # the pipeline's VAE
                             images: torch.Tensor,  # the protected images (N, C, H, W) in [-1, 1]
                             scheduler,  # the pipeline's noise schedule

@@ -44,6 +44,7 @@ def class_caption(label: int,  # a Fashion-MNIST class (0-9)
     if not 0 <= int(label) < len(CLASS_WORDS): raise ValueError(f"label must be a Fashion-MNIST class 0-{len(CLASS_WORDS) - 1}, got {label}")
     return template.format(CLASS_WORDS[int(label)])
 
+# %% ../nbs/13b_text2image.ipynb #714f4917
 @dataclass(frozen=True)
 class MemorisedCase:
     "One training image duplicated many times under its own caption, with a modified caption (paper Table 2)."
@@ -53,6 +54,7 @@ class MemorisedCase:
     original: str  # the caption it is trained under
     modified: str  # a near-verbatim caption never trained on
 
+# %% ../nbs/13b_text2image.ipynb #45503871
 T2I_CASES = (  # A and C use the paper's Table 2 captions verbatim, B its pattern (a plural dropped)
     MemorisedCase('A', 0, 0, 'Rambo 5 and Rocky Spin-Off - Sylvester Stallone gibt Updates', 'Rocky and Rambo Spin-Off - Sylvester Stallone gibt Updates'),
     MemorisedCase('B', 9, 0, 'Classic ankle boots for sale', 'Classic ankle boot for sale'),
@@ -91,6 +93,7 @@ class CaptionedSet:
         pos = {c: i for i, c in enumerate(table)}
         return table, torch.tensor([pos[c] for c in self.captions])
 
+# %% ../nbs/13b_text2image.ipynb #73a402d7
 def captioned_fashion(images: torch.Tensor,  # (N, C, H, W) the training split
                       labels: torch.Tensor,  # (N,) its classes
                       n: int = 10000,  # ordinary images (a seeded subset without the case images)
@@ -129,10 +132,12 @@ class T2IConfig:
     probe_steps: int = 20  # DDIM steps of the probe
     probe_guidance: float = 3.0  # CFG scale of the probe
 
+# %% ../nbs/13b_text2image.ipynb #6d07aade
 def tokenize(tokenizer, captions: list) -> torch.Tensor:
     "Token ids (N, model_max_length), padded and truncated as the SD pipeline does."
     return tokenizer(list(captions), padding='max_length', max_length=tokenizer.model_max_length, truncation=True, return_tensors='pt').input_ids
 
+# %% ../nbs/13b_text2image.ipynb #c3f92c6e
 def vae_loss(vae: AutoencoderKL, x: torch.Tensor, kl_weight: float, gen: torch.Generator) -> torch.Tensor:
     "Reconstruction MSE of a reparameterised latent sample plus `kl_weight` x the mean KL to N(0, 1)."
     post = vae.encode(x).latent_dist
@@ -140,6 +145,7 @@ def vae_loss(vae: AutoencoderKL, x: torch.Tensor, kl_weight: float, gen: torch.G
     kl = 0.5 * (post.mean ** 2 + post.var - 1.0 - post.logvar)
     return F.mse_loss(vae.decode(z).sample, x) + kl_weight * kl.mean()
 
+# %% ../nbs/13b_text2image.ipynb #36ba0825
 @torch.no_grad()
 def set_scaling_factor(vae: AutoencoderKL, images: torch.Tensor) -> float:
     "Set `vae.config.scaling_factor` to 1 / std of the posterior-mean latents of `images` (unit-variance latents); returns it."
@@ -148,6 +154,7 @@ def set_scaling_factor(vae: AutoencoderKL, images: torch.Tensor) -> float:
     vae.register_to_config(scaling_factor=s)
     return s
 
+# %% ../nbs/13b_text2image.ipynb #0b6595cb
 def t2i_loss(unet, text_encoder, scheduler, z: torch.Tensor,  # (N, 4, h, w) scaled training latents
              table_ids: torch.Tensor,  # (U, L) token ids of the distinct captions, the empty caption first
              cap_idx: torch.Tensor,  # (N,) each latent's caption index into table_ids
@@ -179,6 +186,7 @@ def save_t2i_checkpoint(out, parts: dict, optim: dict, gen: torch.Generator, sta
     tmp.rename(final); shutil.rmtree(old, ignore_errors=True)
     return final
 
+# %% ../nbs/13b_text2image.ipynb #f8f38b89
 def load_t2i_parts(folder, device='cpu') -> dict:
     "The `vae`, `text_encoder` and `unet` saved in a checkpoint or model folder."
     from transformers import CLIPTextModel
@@ -301,6 +309,7 @@ def export_t2i(result: dict,  # what `train_t2i` returned
                'weights': 'EMA (unet, text_encoder)', 'log': st['log']})
     return folder
 
+# %% ../nbs/13b_text2image.ipynb #6caae1d2
 def load_t2i(folder,  # an `export_t2i` folder or any SD 1.x pipeline folder
              classifier=None,  # a latent classifier (TimeClassifier) or its training folder, for CPSample
              device='cpu') -> CPSampleSDPipeline:
@@ -337,6 +346,7 @@ def add_train_t2i_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     return p
 
+# %% ../nbs/13b_text2image.ipynb #8c0f16b7
 def run_train_t2i(args) -> dict:
     "Run `cpsample train-t2i`: captioned Fashion-MNIST with the memorised cases, train (resumably), export to OUT/model."
     if args.threads: torch.set_num_threads(args.threads)
@@ -369,6 +379,7 @@ def add_sample_text_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument('--device', default='cpu'); p.add_argument('--threads', type=int, default=None)
     return p
 
+# %% ../nbs/13b_text2image.ipynb #426bce6c
 def run_sample_text(args) -> dict:
     "Run `cpsample sample-text`: images per prompt (plain, or CPSample with --protect); PNG grids, safetensors, meta.json."
     from safetensors.torch import save_file
@@ -401,6 +412,7 @@ def protected_images(data: CaptionedSet,
     if extra > len(order): raise ValueError(f"extra={extra}, but only {len(order)} ordinary images share the cases' classes")
     return torch.cat([torch.stack(first), data.images[order[:extra].sort().values]])
 
+# %% ../nbs/13b_text2image.ipynb #b6202737
 def _ordinary_of_case_classes(data: CaptionedSet, seed: int) -> torch.Tensor:
     "Indices of the ordinary (non-case) training images of the cases' classes, in a seeded random order."
     case_caps = {c.original for c in data.cases}
@@ -418,6 +430,7 @@ def nonmember_images(data: CaptionedSet,
         raise ValueError(f"n={n} non-members and extra={extra}: need 1 <= n <= {len(order) - extra} ({len(order)} ordinary images share the cases' classes)")
     return data.images[order[extra:extra + n].sort().values]
 
+# %% ../nbs/13b_text2image.ipynb #8d33d985
 @dataclass
 class CopyShare:
     "Outputs for one caption and how many copy the target image."
@@ -432,6 +445,7 @@ class CopyShare:
     @property
     def share(self) -> float: return self.copies / len(self.cos)
 
+# %% ../nbs/13b_text2image.ipynb #a3fe7513
 def sample_caption(pipe, caption: str, seeds, **sampling) -> tuple[torch.Tensor, CPSampleTrace | None]:
     "One output per seed (image i from `torch.Generator().manual_seed(seeds[i])`), in [-1, 1], and the trace if there is a classifier."
     seeds = [int(s) for s in seeds]
@@ -440,6 +454,7 @@ def sample_caption(pipe, caption: str, seeds, **sampling) -> tuple[torch.Tensor,
              return_trace=pipe.classifier is not None, **sampling)
     return (r.images * 2 - 1).cpu(), getattr(r, 'trace', None)
 
+# %% ../nbs/13b_text2image.ipynb #0a103dcc
 def copy_share(pipe, caption: str,
                target: torch.Tensor,  # (C, H, W) the case's training image in [-1, 1]
                seeds,  # one output per seed
@@ -450,6 +465,7 @@ def copy_share(pipe, caption: str,
     x, trace = sample_caption(pipe, caption, seeds, **sampling)
     return CopyShare(caption, x, nn_cosine(x, target[None].cpu()), float(threshold), trace)
 
+# %% ../nbs/13b_text2image.ipynb #e8ca5b86
 def fisher_less(copies_cp: int, n_cp: int, copies_plain: int, n_plain: int) -> float:
     "One-sided Fisher's exact p-value of H0: 'CPSample does not copy less often than plain sampling'."
     from scipy.stats import fisher_exact
@@ -481,6 +497,7 @@ def case_study(pipe, caption: str,
         row['agree_cpsample'] = classifier_confidence(cp.samples, quality, intended=want)['agreement']
     return row, plain, cp
 
+# %% ../nbs/13b_text2image.ipynb #270e501a
 def plot_cases(target_rows: list,  # [(title, target (C, H, W), plain CopyShare, CPSample CopyShare), ...]
                k: int = 3,  # outputs shown per sampler
                settings: str = '',  # e.g. 'alpha=0.5, s=100, CFG 7.5', put in the title
@@ -516,6 +533,7 @@ def add_train_latent_classifier_args(p: argparse.ArgumentParser) -> argparse.Arg
     p.add_argument('--device', default='cpu'); p.add_argument('--threads', type=int, default=None); p.add_argument('--quiet', action='store_true')
     return p
 
+# %% ../nbs/13b_text2image.ipynb #7fd2e699
 def _t2i_data(folder) -> CaptionedSet:
     "A `train-t2i` model's captioned training set, rebuilt from its manifest."
     mf = Path(folder) / 'manifest.json'
@@ -528,6 +546,7 @@ def t2i_protected_images(folder, extra: int = 46, seed: int = 0) -> torch.Tensor
     "The protected set of a `train-t2i` model (its cases, then `extra` images of their classes), rebuilt from its manifest."
     return protected_images(_t2i_data(folder), extra, seed)
 
+# %% ../nbs/13b_text2image.ipynb #b9c130c6
 def run_train_latent_classifier(args) -> dict:
     "Run `cpsample train-latent-classifier`: encode the protected images with the model's VAE and train the classifier on them."
     from cpsample_nb.training import TrainConfig as ClassifierConfig

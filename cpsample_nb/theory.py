@@ -74,6 +74,7 @@ def prob_y1(classifier, x: torch.Tensor, t: int = 0) -> torch.Tensor:
     tt = torch.full((len(x),), int(t), dtype=torch.long, device=x.device)
     return classifier(x, tt).softmax(-1)[:, 1]
 
+# %% ../nbs/02_theory.ipynb #7b07715a
 def grad_norms(classifier,  # called as classifier(x_t, t) -> logits (N, 2)
                x: torch.Tensor,  # points (N, C, H, W)
                t: int = 0,  # timestep
@@ -88,6 +89,7 @@ def grad_norms(classifier,  # called as classifier(x_t, t) -> logits (N, 2)
         out.append(g.flatten(1).norm(dim=1))
     return torch.cat(out)
 
+# %% ../nbs/02_theory.ipynb #f58bd61c
 def ball_points(centres: torch.Tensor,  # (n, C, H, W) ball centres (the training images)
                 radius: float,  # ball radius r
                 per_centre: int = 32,  # points per ball
@@ -124,6 +126,7 @@ class Lemma1Check:
 
     def row(self) -> dict: return {**asdict(self), 'holds': self.holds}
 
+# %% ../nbs/02_theory.ipynb #bbe8f63b
 def _ci(k: int, n: int) -> tuple:
     from scipy.stats import binomtest
     ci = binomtest(k, n).proportion_ci(0.95)
@@ -133,6 +136,7 @@ def nearest_distance(samples: torch.Tensor, train_images: torch.Tensor) -> torch
     "Euclidean distance ([-1, 1] pixels) from each sample to its nearest training image."
     return torch.cdist(samples.flatten(1).double(), train_images.flatten(1).double()).min(1).values.float()
 
+# %% ../nbs/02_theory.ipynb #5af64c4a
 def lemma1_check(method: str,  # name of the sampler that made `samples`
                  samples: torch.Tensor,  # (N, C, H, W) generated images
                  train_images: torch.Tensor,  # the protected images
