@@ -11,7 +11,7 @@ import types
 import typing
 
 # %% auto #0
-__all__ = ['COMMANDS', 'add_options', 'command', 'build_parser', 'main']
+__all__ = ['ATTACKS', 'COMMANDS', 'add_options', 'command', 'add_attack', 'run_attack', 'build_parser', 'main']
 
 # %% ../nbs/17_cli.ipynb #9871b5a8
 def _kind(anno) -> dict:
@@ -62,6 +62,32 @@ def command(module: str, name: str) -> tuple:
     def run(a): return fn()(**{k: tuple(v) if isinstance(v, list) else v for k, v in vars(a).items() if k in a._params})
     return add, run
 
+# %% ../nbs/17_cli.ipynb #04442ebe
+ATTACKS = {'side': ('side', 'side_command'), **{k: ('attacks', 'attack_command') for k in ('loss', 'secmi', 'pia', 'nn')}}  # --kind -> its function
+
+def _kind_in(argv: list) -> str | None:
+    "The value given to `--kind` in `argv` (`--kind X` or `--kind=X`), or None."
+    for i, a in enumerate(argv):
+        if a == '--kind' and i + 1 < len(argv): return argv[i + 1]
+        if a.startswith('--kind='): return a.split('=', 1)[1]
+    return None
+
+def add_attack(p: argparse.ArgumentParser,  # the `attack` sub-command's parser
+               kind: str | None = None,  # the --kind given on the command line: its function's options are added
+              ):
+    """`cpsample attack --kind KIND ...`: the options are those of the kind's function (`attacks.attack_command` for
+    loss, secmi, pia and nn; `side.side_command` for side), so `cpsample attack --kind pia --help` lists them."""
+    if kind not in ATTACKS:
+        p.add_argument('--kind', required=True, choices=list(ATTACKS), help='the attack (its options: cpsample attack --kind KIND --help)')
+        return
+    module, name = ATTACKS[kind]
+    if kind == 'side': p.add_argument('--kind', required=True, choices=list(ATTACKS), help='the attack')
+    command(module, name)[0](p)
+
+def run_attack(a: argparse.Namespace):
+    "Run the function of `a.kind` with the parsed options."
+    return command(*ATTACKS[a.kind])[1](a)
+
 # %% ../nbs/17_cli.ipynb #22bfb1ce
 def _add_demo(p):
     p.add_argument('--out', default='outputs/demo', help='output folder (default: outputs/demo)')
@@ -105,7 +131,9 @@ COMMANDS = {
                        _lazy('denoiser', 'add_train_denoiser_args'), _lazy('denoiser', 'run_train_denoiser')),
     'train-quality-classifier': ('train the Fashion-MNIST classifier behind fd_fmnist_classifier',
                                  _lazy('quality', 'add_train_quality_args'), _lazy('quality', 'run_train_quality')),
-    'attack-side': ('run the SIDE extraction attack against a denoiser and its CPSample sampler',
+    'attack': ('a membership or extraction attack on a model and its sampler: --kind loss|secmi|pia|nn|side (then --help lists its options)',
+               add_attack, run_attack),
+    'attack-side': ('run the SIDE extraction attack against a denoiser and its CPSample sampler (the older form of attack --kind side)',
                     _lazy('side', 'add_attack_side_args'), _lazy('side', 'run_attack_side')),
     'train-t2i': ('train the mini text-to-image model on captioned Fashion-MNIST with memorised cases',
                   _lazy('text2image', 'add_train_t2i_args'), _lazy('text2image', 'run_train_t2i')),
@@ -117,6 +145,7 @@ COMMANDS = {
 
 # %% ../nbs/17_cli.ipynb #c13fae14
 def build_parser(only: str | None = None,  # None: every sub-command's options; a name: that one's only ('' for none)
+                 kind: str | None = None,  # `attack --kind KIND`: add that kind's options
                 ) -> argparse.ArgumentParser:
     """The `cpsample` argument parser with one sub-command per entry of `COMMANDS`.
     Adding a sub-command's options imports its module (torch, diffusers: seconds); `only` skips that for the others."""
@@ -124,7 +153,7 @@ def build_parser(only: str | None = None,  # None: every sub-command's options; 
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name, (help_, add, run) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
-        if only is None or only == name: add(p)
+        if only is None or only == name: add(p, kind) if add is add_attack else add(p)
         p.set_defaults(_run=run)
     return parser
 
@@ -133,7 +162,7 @@ def main(argv=None) -> int:
     "Entry point of the `cpsample` console script."
     argv = sys.argv[1:] if argv is None else list(argv)
     named = next((a for a in argv if not a.startswith('-')), '')  # the top-level parser has no option that takes a value
-    parser = build_parser(only=named if named in COMMANDS else '')  # `cpsample --help` imports no sub-command's module
+    parser = build_parser(only=named if named in COMMANDS else '', kind=_kind_in(argv))  # `cpsample --help` imports no sub-command's module
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(); return 2
