@@ -20,7 +20,7 @@ from .data import write_json
 # %% auto #0
 __all__ = ['GaussianStats', 'frechet_distance', 'PixelPCA', 'FrechetDistance', 'inception_features', 'FashionNet',
            'train_fashion_classifier', 'class_probs_of', 'accuracy', 'fmnist_features', 'fd_fmnist_classifier',
-           'classifier_confidence', 'save_quality_classifier', 'add_train_quality_args', 'run_train_quality']
+           'classifier_confidence', 'save_quality_classifier', 'train_quality_command']
 
 # %% ../nbs/08_quality.ipynb #f44b98d4
 @dataclass
@@ -224,31 +224,28 @@ def save_quality_classifier(model: FashionNet, folder, manifest: dict) -> Path:
     return folder
 
 # %% ../nbs/08_quality.ipynb #cc28149f
-def add_train_quality_args(p):
-    "Options of `cpsample train-quality-classifier` (the Fashion-MNIST classifier behind fd_fmnist_classifier)."
-    p.add_argument('--out', required=True, help='folder for the classifier (config, safetensors, manifest.json)')
-    p.add_argument('--size', type=int, default=16, help='resolution (the denoisers\' size; default 16)')
-    p.add_argument('--steps', type=int, default=1500); p.add_argument('--batch-size', type=int, default=256)
-    p.add_argument('--lr', type=float, default=2e-3); p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    return p
-
-# %% ../nbs/08_quality.ipynb #1628e019
-def run_train_quality(args) -> dict:
-    "Train the quality classifier on the 60,000 training images, measure it on the 10,000 test images, save it."
+def train_quality_command(out: str,  # folder for the classifier (config, safetensors, manifest.json)
+                          size: int = 16,  # resolution (the denoisers' size)
+                          steps: int = 1500,  # optimiser steps
+                          batch_size: int = 256,  # images per step
+                          lr: float = 2e-3,  # learning rate
+                          seed: int = 0,  # seed of the initial weights and the batches
+                          threads: int | None = None,  # torch CPU threads
+                         ) -> dict:
+    "`cpsample train-quality-classifier`: train the quality classifier on the 60,000 training images, measure it on the 10,000 test images, save it."
     import time, shlex
     from cpsample_nb.data import load_fashion_mnist
-    if args.threads: torch.set_num_threads(args.threads)
-    (x, y), (xt, yt) = load_fashion_mnist('train', args.size), load_fashion_mnist('test', args.size)
+    opts = {k: v for k, v in locals().items() if k not in ('time', 'shlex', 'load_fashion_mnist') and v is not None}
+    if threads: torch.set_num_threads(threads)
+    (x, y), (xt, yt) = load_fashion_mnist('train', size), load_fashion_mnist('test', size)
     t0 = time.time()
-    net = train_fashion_classifier(x, y, args.steps, args.batch_size, args.lr, args.seed)
+    net = train_fashion_classifier(x, y, steps, batch_size, lr, seed)
     wall = time.time() - t0
     fd = fd_fmnist_classifier(xt, net)
-    m = {'command': 'cpsample train-quality-classifier ' + ' '.join(f"--{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in vars(args).items()
-                                                         if not k.startswith('_') and k != 'command' and v is not None),
+    m = {'command': 'cpsample train-quality-classifier ' + ' '.join(f"--{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in opts.items()),
          'test_accuracy': accuracy(net, xt, yt), 'train_accuracy': accuracy(net, x[:10000], y[:10000]), 'train_wall_s': wall,
          'fd_train10k_vs_test': fd.fid(x[:10000]), 'test_confidence': classifier_confidence(xt, net), 'torch': torch.__version__,
-         'threads': torch.get_num_threads(), 'data': f'Fashion-MNIST train (60,000) at {args.size}x{args.size}'}
-    save_quality_classifier(net, args.out, m)
-    print(f"test accuracy {m['test_accuracy']:.4f}, fd(train 10k, test) {m['fd_train10k_vs_test']:.3f}, {wall:.0f} s -> {args.out}")
+         'threads': torch.get_num_threads(), 'data': f'Fashion-MNIST train (60,000) at {size}x{size}'}
+    save_quality_classifier(net, out, m)
+    print(f"test accuracy {m['test_accuracy']:.4f}, fd(train 10k, test) {m['fd_train10k_vs_test']:.3f}, {wall:.0f} s -> {out}")
     return m
