@@ -161,9 +161,15 @@ def sample_in_batches(fn,  # called as fn(batch_size=, generator=) -> one batch'
                       device='cpu',  # the generators' device
                       desc: str | None = None,  # progress-bar label (shown on a terminal only)
                      ) -> list:
-    "The outputs of `fn` on consecutive batches of at most `batch_size` images, each with its own seeded generator."
-    return [fn(batch_size=min(batch_size, n - i), generator=torch.Generator(device).manual_seed(seed + i))
-            for i in tqdm(range(0, n, batch_size), desc=desc, leave=False, disable=None)]
+    """The outputs of `fn` on consecutive batches of at most `batch_size` images, each with its own seeded generator.
+    Under `accelerate launch` process k of K runs batches k, k + K, ...; every process gets all outputs, in order."""
+    from accelerate import PartialState
+    from accelerate.utils import gather_object
+    st, starts = PartialState(cpu=torch.device(device).type == 'cpu'), list(range(0, n, batch_size))  # cpu: gloo between CPU processes
+    mine = [(i, fn(batch_size=min(batch_size, n - i), generator=torch.Generator(device).manual_seed(seed + i)))
+            for i in tqdm(starts[st.process_index::st.num_processes], desc=desc, leave=False, disable=None if st.is_main_process else True)]
+    if st.num_processes > 1: mine = sorted(gather_object(mine), key=lambda o: o[0])
+    return [o for _, o in mine]
 
 def draw_samples(unet, scheduler,
                  classifier=None,  # None: plain DDIM; else CPSample with this random-label classifier
@@ -466,7 +472,9 @@ def run_demo(out='outputs/demo',  # output folder (created)
 # %% ../nbs/15_experiments.ipynb #ea15d1da
 def add_sample_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Options of `cpsample sample`."
-    p.add_argument('--model', required=True, help="denoiser: a train-denoiser model folder (OUT/model) or a shipped name ('faces')")
+    p.add_argument('--model', required=True, help="denoiser: a shipped name ('faces'), a train-denoiser model folder (OUT/model), a diffusers "
+                   "pipeline folder (model_index.json, unet/, scheduler/), a UNet2DModel folder or a hub id (see models.load_model)")
+    p.add_argument('--scheduler', default=None, help="with a bare UNet2DModel --model: a scheduler or pipeline folder (default: models.DEFAULT_SCHEDULER, diffusers' DDPMScheduler())")
     p.add_argument('--classifier', default=None, help="random-label classifier folder or shipped name: sample with CPSample (default: plain DDIM)")
     p.add_argument('--alpha', type=float, default=None, help="CPSample tolerance in (0, 0.5] (default: the demo's for the model's data, see DATA_SETTINGS)")
     p.add_argument('--scale', type=float, default=None, help="CPSample guidance scale s >= 0 (default: the demo's for the model's data, see DATA_SETTINGS)")
@@ -483,12 +491,16 @@ def add_sample_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def run_sample(args) -> Path:
     "`cpsample sample`: samples from a denoiser (CPSample with --classifier, plain DDIM without), written by `save_samples`."
     if Path(args.out).suffix != '.safetensors': raise ValueError(f"--out must be a .safetensors file, got {args.out!r}")
-    if args.batch_size < 1: raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    for opt, v in (('--n', args.n), ('--batch-size', args.batch_size), ('--steps', args.steps)):
+        if v < 1: raise ValueError(f"{opt} must be a positive integer, got {v}")
     check_sampling_args(DDIMScheduler(num_train_timesteps=1000), batch_size=args.n, num_inference_steps=args.steps)
     check = lambda alpha, scale: check_guidance_args(alpha, scale, args.tau)
     check(DEMO_SETTINGS['alpha'] if args.alpha is None else args.alpha, DEMO_SETTINGS['scale'] if args.scale is None else args.scale)  # before loading anything
     if args.threads: torch.set_num_threads(args.threads)
-    den, clf, _ = load_models(args.model, args.classifier, args.device)
+    from accelerate import PartialState
+    st = PartialState(cpu=not str(args.device).startswith('cuda'))  # CPU processes talk over gloo
+    device = st.device if st.num_processes > 1 and str(args.device).startswith('cuda') else args.device  # one GPU per process
+    den, clf, _ = load_models(args.model, args.classifier, device, getattr(args, 'scheduler', None))
     d = DEMO_SETTINGS | DATA_SETTINGS.get(den.manifest['data']['name'], {})  # the demo's setting for this data
     args.alpha, args.scale = (d[k] if getattr(args, k) is None else getattr(args, k) for k in ('alpha', 'scale'))
     check(args.alpha, args.scale)
@@ -499,6 +511,8 @@ def run_sample(args) -> Path:
             'data': den.manifest['data']['name'], 'n': args.n, 'steps': args.steps, 'seed': args.seed, 'batch_size': args.batch_size,
             'seconds': round(time.perf_counter() - t0, 2), 'cpsample_nb': cpsample_nb.__version__}
     if clf is not None: meta |= {'alpha': args.alpha, 'scale': args.scale, 'tau': args.tau, 'fired_share': fired.float().mean().item()}
+    meta['processes'] = st.num_processes
+    if not st.is_main_process: return Path(args.out)  # every process holds all samples; the main one writes them
     path = save_samples(x, args.out, meta)
     print(f"wrote {len(x)} {meta['sampler']} samples {tuple(x.shape[1:])} to {path} and {path.with_suffix('.png')}")
     return path
@@ -537,6 +551,11 @@ def _quality(reference: torch.Tensor, name: str):
         if (asset_dir('quality', 'fashion') / 'manifest.json').exists(): return fd_fmnist_classifier(reference, load_quality_classifier()[0])
     return FrechetDistance.pixel_pca(reference, min(32, len(reference) - 1, reference[0].numel()))
 
+def _folder_images(folder, size: int, channels: int, what: str) -> torch.Tensor:
+    "A flat or nested image folder at the samples' size and channels; errors name the option `what`."
+    try: return load_image_folder(folder, size, channels)
+    except (ValueError, OSError) as e: raise type(e)(f"{what}: {e}") from e
+
 def evaluation_sets(train: str,  # 'faces', 'digits', 'fashion' or a folder of images
                     size: int, channels: int,  # the samples' resolution and channels
                     model=None,  # the denoiser whose manifest names the protected subset (default: the shipped one)
@@ -545,8 +564,8 @@ def evaluation_sets(train: str,  # 'faces', 'digits', 'fashion' or a folder of i
     "What samples are measured against: protected images, held-out images (or None), quality measure, and a description."
     if train not in ('faces', 'digits', 'fashion'):
         if not Path(train).is_dir(): raise ValueError(f"--train must be faces, digits, fashion or a folder of images; {train!r} is none of these")
-        prot = load_image_folder(train, size, channels)
-        held = load_image_folder(heldout, size, channels) if heldout else None
+        prot = _folder_images(train, size, channels, '--train')
+        held = _folder_images(heldout, size, channels, '--heldout') if heldout else None
         return {'train': prot, 'heldout': held, 'quality': _quality(prot, train), 'about': f"{len(prot)} images of {train}"}
     man = _denoiser_manifest(train, model)
     full, idx = training_images(train, size), torch.tensor(man['data']['indices'])
