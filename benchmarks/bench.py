@@ -995,12 +995,14 @@ def add_frontier(p):
     p.add_argument('--pair', default='fashion', choices=['fashion'], help='shipped pair (default: %(default)s)')
     p.add_argument('--n', type=int_at_least(2), default=2000, help='images per sampler (default: %(default)s)')
     p.add_argument('--steps', type=positive_int, default=50, help='DDIM steps (default: %(default)s)')
-    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'amg', 'bound', 'x0'])
+    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'amg', 'bound', 'x0', 'gated'])
     p.add_argument('--bound', nargs='+', default=['0.9:10'], metavar='THRESHOLD:SCALE',
                    help="'bound': CPSample's push where x0_hat's cosine to S is above THRESHOLD (guidance.GatedGuidance with x0_bound_gate; default: %(default)s)")
     p.add_argument('--amg', nargs='+', default=['0.95:10'], metavar='THRESHOLD:SCALE', help="AMG settings (default: %(default)s)")
     p.add_argument('--x0', nargs='+', default=[], metavar='DIR:ALPHA:SCALE',
                    help="'x0': CPSample's rule and push on x0_hat (guidance.X0Guidance, t_read 0) with the train-classifier folder DIR's classifier")
+    p.add_argument('--gated', nargs='+', default=[], metavar='DIR:THRESHOLD:SCALE',
+                   help="'gated': the pair's CPSample push where DIR's classifier, reading x0_hat at t 0, is more confident than THRESHOLD (GatedGuidance)")
     p.add_argument('--batch', type=positive_int, default=250, help='images per batch (default: %(default)s)')
     p.add_argument('--seed', type=nonneg_int, default=0)
     p.add_argument('--boot', type=positive_int, default=200, help='bootstrap resamples (default: %(default)s)')
@@ -1018,6 +1020,10 @@ def check_frontier(p, a):
     except ValueError: p.error(f'--x0: each is DIR:ALPHA:SCALE, got {a.x0}')
     if any(not Path(d).is_dir() or not 0 < al <= 0.5 or sc < 0 for d, al, sc in a.x0_settings): p.error(f'--x0: DIR an existing folder, ALPHA in (0, 0.5], SCALE >= 0, got {a.x0}')
     if ('x0' in a.samplers) != bool(a.x0): p.error("--samplers x0 and --x0 DIR:ALPHA:SCALE go together")
+    try: a.gated_settings = [(d, float(th), float(sc)) for d, th, sc in (s.rsplit(':', 2) for s in a.gated)]
+    except ValueError: p.error(f'--gated: each is DIR:THRESHOLD:SCALE, got {a.gated}')
+    if any(not Path(d).is_dir() or not 0.5 <= th < 1 or sc < 0 for d, th, sc in a.gated_settings): p.error(f'--gated: DIR an existing folder, THRESHOLD in [0.5, 1), SCALE >= 0, got {a.gated}')
+    if ('gated' in a.samplers) != bool(a.gated): p.error("--samplers gated and --gated DIR:THRESHOLD:SCALE go together")
 
 
 def run_frontier(a, env):
@@ -1027,7 +1033,7 @@ def run_frontier(a, env):
     from cpsample_nb.evaluation import bootstrap_interval, wilson_interval
     from cpsample_nb.quality import FrechetDistance, GaussianStats, fd_fmnist_classifier, frechet_distance
     from cpsample_nb.experiments import sample_in_batches
-    from cpsample_nb.guidance import SETTINGS, GatedGuidance, X0Guidance, x0_bound_gate
+    from cpsample_nb.guidance import SETTINGS, GatedGuidance, X0Guidance, classifier_gate, x0_bound_gate
     from cpsample_nb.sampler import amg_sample, cpsample, guided_ddim, plain_ddim, rejection_sample
     den, clf = load_pair(a.pair, {})
     S, (test, _) = den.subset.images, load_fashion_mnist('test', 16)
@@ -1052,6 +1058,10 @@ def run_frontier(a, env):
             for d, al, sc in a.x0_settings:
                 samplers[f'x0_hat rule {Path(d).name} a={al:g} s={sc:g}'] = lambda b, g, c=pair_classifier(a.pair, {a.pair: d}), al=al, sc=sc: guided_ddim(
                     den.unet, den.scheduler, X0Guidance(c, al, sc, cp['tau']), batch_size=b, generator=g, **kw)
+        if name == 'gated':
+            for d, th, sc in a.gated_settings:
+                samplers[f'x0_hat gate {Path(d).name} > {th:g}, CPSample push s={sc:g}'] = lambda b, g, c=pair_classifier(a.pair, {a.pair: d}), th=th, sc=sc: guided_ddim(
+                    den.unet, den.scheduler, GatedGuidance(clf, classifier_gate(c, 'x0_hat'), th, scale=sc, tau=cp['tau']), batch_size=b, generator=g, **kw)
     for fn in samplers.values(): fn(2, torch.Generator().manual_seed(10**6))  # warm-up: first calls pay one-off costs
     rows, base = [], None
     for name, fn in progress(samplers.items(), 'samplers', total=len(samplers)):
