@@ -1153,8 +1153,9 @@ def add_attacks(p):
     p.add_argument('--n-pretrained', type=int_at_least(2), default=1000, help='members (and as many non-members) on the pretrained model (default: %(default)s)')
     p.add_argument('--models', nargs='+', default=['finetuned', 'pretrained'], choices=['finetuned', 'pretrained'])
     p.add_argument('--samplers', nargs='+', default=list(ATTACK_SAMPLERS), choices=ATTACK_SAMPLERS)
-    p.add_argument('--attacks', nargs='+', default=['loss', 'secmi', 'pia', 'nn-pixels', 'nn-learned'],
-                   choices=['loss', 'secmi', 'pia', 'nn-pixels', 'nn-learned'])
+    p.add_argument('--attacks', nargs='+', default=['loss', 'secmi', 'pia', 'pia-2sided', 'nn-pixels', 'nn-learned'],
+                   choices=['loss', 'secmi', 'pia', 'pia-2sided', 'nn-pixels', 'nn-learned'],
+                   help="pia-2sided: PIA's distance read both ways, |log d - its median over 300 calibration test images| (default: all)")
     p.add_argument('--amg', default='0.95:10', metavar='THRESHOLD:SCALE', help="AMG's setting (default: %(default)s)")
     p.add_argument('--steps', type=positive_int, default=50, help='DDIM steps of the released samples (default: %(default)s)')
     p.add_argument('--batch', type=positive_int, default=250, help='images per sampling batch (default: %(default)s)')
@@ -1231,11 +1232,12 @@ def attack_models(a) -> dict:
             rest = full[keep]
             members = rest[torch.randperm(len(rest), generator=torch.Generator().manual_seed(a.seed))[:a.n_pretrained]]
         non = evaluation[torch.randperm(len(evaluation), generator=torch.Generator().manual_seed(a.seed + 1))[:len(members)]]
-        out[m] = (den, clf, S, members, non, heldout_threshold(S, calib))
+        out[m] = (den, clf, S, members, non, heldout_threshold(S, calib), calib[:300])
     return out
 
 
-WHITE_BOX = {'loss': 'Algorithm 1 (loss, t 100)', 'secmi': 'SecMI (t 100, k 10)', 'pia': 'PIA (t 200, l4)'}
+WHITE_BOX = {'loss': 'Algorithm 1 (loss, t 100)', 'secmi': 'SecMI (t 100, k 10)', 'pia': 'PIA (t 200, l4)',
+             'pia-2sided': 'PIA read both ways (t 200, l4)'}
 SAMPLE_ONLY = {'nn-pixels': 'sample-only NN, pixels', 'nn-learned': 'sample-only NN, learned features'}
 
 
@@ -1247,6 +1249,17 @@ def _row(model: str, key: str, label: str, attack: str, r, **extra) -> dict:
             'roc_fpr': rnd(r.fpr), 'roc_tpr': rnd(r.tpr), **extra}
 
 
+def two_sided_pia(eps, scheduler, members, nonmembers, *, reference, name, n_boot, seed):
+    "PIA read both ways: score = |log d - median log d of `reference` (held-out images the attacker holds)|, for a guided eps that pushes members out."
+    import time as _t
+    from cpsample_nb.attacks import attack_result, pia_scores
+    t0 = _t.perf_counter()
+    med = pia_scores(eps, scheduler, reference).log().median()
+    score = lambda x: (pia_scores(eps, scheduler, x).log() - med).abs()
+    sm, sn = score(members), score(nonmembers)
+    return attack_result(name, sm, sn, n_boot=n_boot, seed=seed, seconds=_t.perf_counter() - t0, attack='pia-2sided', reference=len(reference))
+
+
 def run_attacks(a, env):
     import matplotlib
     matplotlib.use('Agg')
@@ -1256,9 +1269,9 @@ def run_attacks(a, env):
     from cpsample_nb.models import load_quality_classifier
     from cpsample_nb.quality import fmnist_features
     features = {'nn-pixels': pixel_features, 'nn-learned': fmnist_features(load_quality_classifier()[0])}
-    white = {'loss': loss_attack, 'secmi': secmi_attack, 'pia': pia_attack}
+    white = {'loss': loss_attack, 'secmi': secmi_attack, 'pia': pia_attack, 'pia-2sided': two_sided_pia}
     rows, curves, sampling, models = [], {}, {}, {}
-    for m, (den, clf, S, members, non, thr) in attack_models(a).items():
+    for m, (den, clf, S, members, non, thr, calib) in attack_models(a).items():
         models[m] = {'members': len(members), 'nonmembers': len(non), 'copy_threshold': thr,
                      'member_set': 'S, the 300 protected images' if m == 'finetuned' else f'{len(members)} training images (S left out)'}
         for key, (label, fn, guide) in attack_samplers(den, clf, S, thr, a).items():
@@ -1269,7 +1282,8 @@ def run_attacks(a, env):
                     if same:
                         rows.append(same | {'sampler': key, 'sampler_label': label, 'same_as': 'ddim', 'seconds': None})
                         print(f"{m:10s} {label:24s} {att:10s} the plain denoiser's eps: plain DDIM's numbers", flush=True); continue
-                r = white[att](eps, den.scheduler, members, non, name=label, n_boot=a.boot, seed=a.seed)
+                kw = {'reference': calib} if att == 'pia-2sided' else {}
+                r = white[att](eps, den.scheduler, members, non, name=label, n_boot=a.boot, seed=a.seed, **kw)
                 rows.append(_row(m, key, label, att, r)); curves.setdefault((att, m), []).append(r)
                 print(f"{m:10s} {label:24s} {att:10s} AUC {r.auc:.3f} [{r.auc_ci[0]:.3f}-{r.auc_ci[1]:.3f}]  TPR@1% {r.tpr_1:.3f} [{r.tpr_1_ci[0]:.3f}-{r.tpr_1_ci[1]:.3f}]  TPR@0.1% {r.tpr_01:.3f}  {r.seconds:.1f} s", flush=True)
             nn = [x for x in a.attacks if x in SAMPLE_ONLY]
