@@ -26,7 +26,8 @@ from .quality import _images, fmnist_features
 __all__ = ['ATTACK_KINDS', 'DEFAULT_T', 'SAMPLERS', 'THREAT', 'reconstruction_loss', 'ztest_one_tailed', 'MIAResult',
            'membership_inference', 'Table', 'mia_table', 'tpr_at_fpr', 'AttackResult', 'attack_result', 'plot_roc',
            'loss_attack', 'sampler_eps', 'ddim_jump', 'secmi_scores', 'secmi_attack', 'pia_scores', 'pia_attack',
-           'nn_membership_attack', 'run_attack', 'attack_section', 'load_attack_images', 'attack_run', 'write_attack']
+           'nn_membership_attack', 'run_attack', 'attack_section', 'load_attack_images', 'check_attack_args',
+           'attack_run', 'write_attack']
 
 # %% ../nbs/10_attacks.ipynb #440b5f19
 def reconstruction_loss(eps_fn: Callable,  # (x_t, t) -> predicted noise (a tensor, or an output with `.sample`)
@@ -400,6 +401,21 @@ def _release(den, guide, sampler, n, steps, seed, threshold):
         else: out.append(plain_ddim(u, s, **kw) if guide is None else guided_ddim(u, s, guide, **kw))
     return torch.cat(out).cpu()
 
+# %% ../nbs/10_attacks.ipynb #527a79fb
+def check_attack_args(kind: str,  # one of ATTACK_KINDS
+                      sampler: str = 'ddim',  # one of SAMPLERS
+                      features: str = 'pixels',  # 'pixels' or 'learned'
+                      amg: str = '0.95:10',  # AMG's THRESHOLD:SCALE
+                     ) -> tuple:
+    "Raise a clear error naming the option for a bad --kind, --sampler, --features or --amg (before any model loads); AMG's (threshold, scale)."
+    if kind not in ATTACK_KINDS: raise ValueError(f"--kind must be one of {', '.join(ATTACK_KINDS)}, got {kind!r}")
+    if sampler not in SAMPLERS: raise ValueError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    if features not in ('pixels', 'learned'): raise ValueError(f"--features must be pixels or learned, got {features!r}")
+    try: thr, scale = (float(v) for v in str(amg).split(':'))
+    except ValueError: raise ValueError(f"--amg must be THRESHOLD:SCALE, e.g. 0.95:10, got {amg!r}") from None
+    if not (-1 <= thr < 1 and scale >= 0): raise ValueError(f"--amg: THRESHOLD in [-1, 1), SCALE >= 0, got {amg!r}")
+    return thr, scale
+
 # %% ../nbs/10_attacks.ipynb #19caf7bd
 def _attack_sets(den, members, nonmembers, seed):
     "Members and non-members of `attack_run` (files, or the model's subset and Fashion-MNIST test images)."
@@ -435,12 +451,8 @@ def attack_run(kind: str = 'pia',  # the attack: loss (Algorithm 1), secmi, pia 
               ) -> dict:
     "One membership attack on a loaded model and a sampler setting; writes results.json, report.md and roc.png to `out`."
     from cpsample_nb.guidance import SETTINGS
-    if kind not in ATTACK_KINDS: raise ValueError(f"--kind must be one of {', '.join(ATTACK_KINDS)}, got {kind!r}")
-    if sampler not in SAMPLERS: raise ValueError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    if features not in ('pixels', 'learned'): raise ValueError(f"--features must be pixels or learned, got {features!r}")
+    amg = check_attack_args(kind, sampler, features, amg)
     if features == 'learned' and kind == 'nn' and quality is None: raise ValueError("--features learned needs the quality classifier")
-    try: amg = tuple(float(v) for v in amg.split(':')); assert len(amg) == 2
-    except (ValueError, AssertionError): raise ValueError(f"--amg must be THRESHOLD:SCALE, e.g. 0.95:10, got {amg!r}") from None
     if den is None or not hasattr(den, 'unet'): raise ValueError("--model: attack_run needs a loaded denoiser (models.load_models)")
     mem, non = _attack_sets(den, members, nonmembers, seed)
     data = (getattr(den, 'manifest', None) or {}).get('data', {}).get('name')
