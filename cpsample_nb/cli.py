@@ -11,7 +11,7 @@ import types
 import typing
 
 # %% auto #0
-__all__ = ['ATTACKS', 'COMMANDS', 'add_options', 'command', 'add_attack', 'run_attack', 'build_parser', 'main']
+__all__ = ['ATTACKS', 'COMMANDS', 'add_options', 'command', 'attack_command', 'add_attack', 'run_attack', 'build_parser', 'main']
 
 # %% ../nbs/17_cli.ipynb #9871b5a8
 def _kind(anno) -> dict:
@@ -62,8 +62,41 @@ def command(module: str, name: str) -> tuple:
     def run(a): return fn()(**{k: tuple(v) if isinstance(v, list) else v for k, v in vars(a).items() if k in a._params})
     return add, run
 
+# %% ../nbs/17_cli.ipynb #0672315c
+def attack_command(kind: typing.Literal['loss', 'secmi', 'pia', 'nn'] = 'pia',  # loss (Algorithm 1), secmi, pia (white-box) or nn (sample-only)
+                   model: str = 'fashion',  # the denoiser: 'fashion', 'faces', a model folder (this package's or diffusers') or a hub id
+                   classifier: str | None = None,  # the random-label classifier (shipped name or train-classifier folder): for --sampler cpsample
+                   sampler: typing.Literal['ddim', 'rejection', 'cpsample', 'amg'] = 'ddim',  # the sampler attacked: its eps (white-box) or its samples (nn)
+                   alpha: float | None = None,  # CPSample's tolerance (default: guidance.SETTINGS for the model's data)
+                   scale: float | None = None,  # CPSample's guidance scale (default: as alpha)
+                   amg: str = '0.95:10',  # AMG's THRESHOLD:SCALE (--sampler amg)
+                   members: str | None = None,  # members: .safetensors (key images) or an image folder (default: the model's protected subset)
+                   nonmembers: str | None = None,  # non-members, as --members (default for Fashion-MNIST models: as many test images)
+                   released: str | None = None,  # nn: the released samples (.safetensors or folder); default: draw --n-released
+                   n_released: int = 2000,  # nn: samples to draw when --released is not given
+                   steps: int = 50,  # DDIM steps of drawn samples
+                   t: int | None = None,  # white-box: the attack's timestep (default: loss 100, secmi 100, pia 200)
+                   features: typing.Literal['pixels', 'learned'] = 'pixels',  # nn: pixels, or the Fashion-MNIST quality classifier's features
+                   out: str = 'attack',  # output folder: results.json, report.md, roc.png
+                   seed: int = 0,  # seeds the non-member draw, the samples and the bootstrap
+                   boot: int = 500,  # bootstrap resamples
+                   device: str = 'cpu',  # torch device of the models
+                   threads: int | None = None,  # torch CPU threads
+                  ) -> dict:
+    "`cpsample attack --kind loss|secmi|pia|nn`: check the options, load the model (and classifier), run `attacks.attack_run`."
+    from cpsample_nb.attacks import attack_run, check_attack_args
+    check_attack_args(kind, sampler, features, amg)  # before anything loads
+    if sampler == 'cpsample' and classifier is None: raise ValueError("--sampler cpsample needs --classifier (a shipped name or a train-classifier folder)")
+    import torch
+    if threads: torch.set_num_threads(threads)
+    from cpsample_nb.models import load_models, load_quality_classifier
+    den, clf, _ = load_models(model, classifier, device=device)
+    quality = load_quality_classifier()[0] if features == 'learned' else None
+    return attack_run(kind, den, clf, sampler, alpha, scale, amg, members, nonmembers, released, n_released, steps, t, features, quality,
+                      out, seed, boot)
+
 # %% ../nbs/17_cli.ipynb #04442ebe
-ATTACKS = {'side': ('side', 'side_command'), **{k: ('attacks', 'attack_command') for k in ('loss', 'secmi', 'pia', 'nn')}}  # --kind -> its function
+ATTACKS = {'side': ('side', 'side_command'), **{k: ('cli', 'attack_command') for k in ('loss', 'secmi', 'pia', 'nn')}}  # --kind -> its function
 
 def _kind_in(argv: list) -> str | None:
     "The value given to `--kind` in `argv` (`--kind X` or `--kind=X`), or None."
@@ -75,8 +108,8 @@ def _kind_in(argv: list) -> str | None:
 def add_attack(p: argparse.ArgumentParser,  # the `attack` sub-command's parser
                kind: str | None = None,  # the --kind given on the command line: its function's options are added
               ):
-    """`cpsample attack --kind KIND ...`: the options are those of the kind's function (`attacks.attack_command` for
-    loss, secmi, pia and nn; `side.side_command` for side), so `cpsample attack --kind pia --help` lists them."""
+    """`cpsample attack --kind KIND ...`: the options are those of the kind's function (`attack_command` for loss,
+    secmi, pia and nn; `side.side_command` for side), so `cpsample attack --kind pia --help` lists them."""
     if kind not in ATTACKS:
         p.add_argument('--kind', required=True, choices=list(ATTACKS), help='the attack (its options: cpsample attack --kind KIND --help)')
         return
@@ -125,12 +158,13 @@ COMMANDS = {
                _lazy('experiments', 'add_sample_args'), _lazy('experiments', 'run_sample')),
     'evaluate': ('replication, chi-square against a baseline, quality and figures for a samples file',
                  _lazy('experiments', 'add_evaluate_args'), _lazy('experiments', 'run_evaluate')),
+    'protect': ('protect your own diffusers model: classifier, calibrated copy threshold, plain and CPSample samples, report and pipeline',
+                *command('protect', 'protect')),
     'train-classifier': ('train the random-label time-conditioned classifier on faces, digits or a folder of images',
                          _lazy('training', 'add_train_classifier_args'), _lazy('training', 'run_train_classifier')),
     'train-denoiser': ('train a UNet2DModel denoiser on a protected set until it replicates',
                        _lazy('denoiser', 'add_train_denoiser_args'), _lazy('denoiser', 'run_train_denoiser')),
-    'train-quality-classifier': ('train the Fashion-MNIST classifier behind fd_fmnist_classifier',
-                                 _lazy('quality', 'add_train_quality_args'), _lazy('quality', 'run_train_quality')),
+    'train-quality-classifier': ('train the Fashion-MNIST classifier behind fd_fmnist_classifier', *command('quality', 'train_quality_command')),
     'attack': ('a membership or extraction attack on a model and its sampler: --kind loss|secmi|pia|nn|side (then --help lists its options)',
                add_attack, run_attack),
     'attack-side': ('run the SIDE extraction attack against a denoiser and its CPSample sampler (the older form of attack --kind side)',
