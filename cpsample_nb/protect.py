@@ -148,7 +148,9 @@ def _threshold(sets: dict, q: float) -> dict:
                             'is calibrated: the report shows nearest-neighbour similarities only, not a share of copies.'}
     thr = heldout_threshold(sets['protected'].images, cal, q)  # unrounded: a rounded-down threshold would count its own quantile image
     return {'value': thr, 'q': q, 'n_calibration': len(cal), 'note': f"{thr:.4f}: the {q} quantile of {len(cal)} held-out images' nearest "
-            f"similarity to the protected images (a sample above it is closer to a protected image than {q:.1%} of new images are)."}
+            f"similarity to the protected images (a sample above it is closer to a protected image than {q:.1%} of new images are)."
+            + (f" With only {len(cal)} held-out images this is near their largest similarity: resolving the {q} quantile takes "
+               f"{round(1 / (1 - q))} or more." if len(cal) < 1 / (1 - q) else '')}
 
 def _evaluate(out: Path, xs: dict, sets: dict, thr: float | None):
     "evaluate_samples on both samplers against the protected images, figures into out/figures."
