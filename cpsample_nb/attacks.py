@@ -469,7 +469,8 @@ def attack_run(kind: str = 'pia',  # the attack: loss (Algorithm 1), secmi, pia 
     else: r = run_attack(kind, mem, non, eps_fn=sampler_eps(den.unet, den.scheduler, guide), scheduler=den.scheduler, t=t,
                          name=f'{kind}, {label}', n_boot=boot, seed=seed)
     return write_attack(out, r, {'kind': kind, 'sampler': sampler, 'sampler_label': label, 'data': data, 'members': len(mem), 'nonmembers': len(non),
-                                 **({'alpha': cp['alpha'], 'scale': cp['scale']} if sampler == 'cpsample' else {}), 'seed': seed})
+                                 **({'alpha': cp['alpha'], 'scale': cp['scale']} if sampler == 'cpsample' else {}),
+                                 **({'features': features, 'released': r.details['released']} if kind == 'nn' else {'t': r.details['t']}), 'seed': seed})
 
 # %% ../nbs/10_attacks.ipynb #d69dd8ba
 THREAT = {'loss': "white-box: queries the sampler's eps at chosen (x_t, t) (Algorithm 1)",
