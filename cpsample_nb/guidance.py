@@ -44,6 +44,7 @@ def class_probs(logits: torch.Tensor,  # (N, 2) logits in any float dtype
     "Class probabilities in float32 (infinite logits clamped to the float32 range, NaN logits read as 0)."
     return torch.nan_to_num(logits.float()).softmax(1)
 
+# %% ../nbs/05_guidance.ipynb #1c0515ca
 def log_prob_tau(probs: torch.Tensor,  # (N, 2) float32 probabilities
                  target: torch.Tensor,  # (N,) label per sample (entries of -1 are read as 0)
                  tau: float = 1e-3,  # App. D's offset
@@ -104,6 +105,7 @@ def small_batch_convs(n: int, device) -> bool:
     try: yield True
     finally: torch.backends.mkldnn.set_flags(_enabled=True, _fp32_precision=None)
 
+# %% ../nbs/05_guidance.ipynb #b3acd57c
 def cp_guidance(classifier,  # callable (x_t, t) -> (N, 2) logits
                 x: torch.Tensor,  # (N, C, H, W) current samples x_t
                 t,  # the scheduler's timestep (DDPM scale)
@@ -138,6 +140,7 @@ def cp_guidance(classifier,  # callable (x_t, t) -> (N, 2) logits
     grad[idx] = g
     return Guidance(probs.detach(), target, grad)
 
+# %% ../nbs/05_guidance.ipynb #17617c1f
 def wants_check(previous: Guidance | None,  # the guidance of the step before (None at the first step)
                 alpha: float,  # the tolerance
                ) -> bool:
@@ -145,6 +148,7 @@ def wants_check(previous: Guidance | None,  # the guidance of the step before (N
     if previous is None: return alpha < 0.5
     return previous.fired.float().mean().item() < 0.5
 
+# %% ../nbs/05_guidance.ipynb #7fcfcb9b
 @contextmanager
 def no_weight_grads(model):
     "Within the block `model`'s parameters do not require grad (the guidance needs grad_x only: the graph keeps less); restored after."
@@ -243,6 +247,7 @@ class TimeWindow(_Wrapper):
         logits = self.classifier(x, t)
         return torch.where(inside[:, None], logits, torch.zeros_like(logits))
 
+# %% ../nbs/05_guidance.ipynb #edfe6249
 class MostConfident(_Wrapper):
     "Random-label classifiers with independent labels as one: each sample gets the logits of the member most confident about it."
     def __init__(self, classifiers):
@@ -254,7 +259,6 @@ class MostConfident(_Wrapper):
         logits = torch.stack([m(x, t) for m in self.members])  # (K, N, 2)
         best = logits.detach().float().softmax(-1).amax(-1).argmax(0)  # (N,) the most confident member per sample
         return logits[best, torch.arange(len(x), device=x.device)]
-
 
 # %% ../nbs/05_guidance.ipynb #4f9b0a22
 def classifier_gate(classifier,  # random-label classifier (x_t, t) -> (N, 2) logits
@@ -271,6 +275,7 @@ def classifier_gate(classifier,  # random-label classifier (x_t, t) -> (N, 2) lo
         return class_probs(logits).amax(1)
     return gate
 
+# %% ../nbs/05_guidance.ipynb #58391fa1
 def x0_bound_gate(protected: torch.Tensor,  # the protected images S (n, C, H, W) in [-1, 1]
                  ):
     "The bound: cosine of the step's x0_hat to its nearest image of S (a gate that keeps S at sampling time)."
