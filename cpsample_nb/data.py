@@ -202,14 +202,15 @@ def load_newest(candidates,  # checkpoints, newest first
                 load,  # load(candidate) -> what the run resumes from; raises if the candidate is corrupt
                 what: str = 'checkpoint',  # name used in the warning
                ):
-    "`(candidate, load(candidate))` for the newest candidate that loads, warning once per corrupt one; `(None, None)` if none is given."
+    "`(candidate, load(candidate))` for the newest candidate that loads, warning once per corrupt one skipped; `(None, None)` if none is given."
     import warnings
     candidates, errors = list(candidates), []
-    for c in candidates:
+    for i, c in enumerate(candidates):
         try: return c, load(c)
         except Exception as e:  # a truncated file shows as a safetensors, JSON, torch or OS error
-            msg = f"skipping corrupt {what} {c} ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else 'no message'})"
-            warnings.warn(msg + (": using the next older one" if c != candidates[-1] else ""), stacklevel=2); errors.append(msg)
+            if len(candidates) == 1: raise  # nothing to fall back on: the error itself says most
+            errors.append(f"{c} ({type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else 'no message'})")
+            if i < len(candidates) - 1: warnings.warn(f"skipping corrupt {what} {errors[-1]}: using the next older one", stacklevel=2)
     if errors: raise ValueError(f"no {what} loads: " + '; '.join(errors))
     return None, None
 
