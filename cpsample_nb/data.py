@@ -47,6 +47,7 @@ def load_faces(size: int = DEFAULT_SIZE,  # output height and width
     "The 100 LFW faces from `skimage.data.lfw_subset()` as (100, 1, size, size) in [-1, 1]."
     return _lfw(slice(0, 100), size)
 
+# %% ../nbs/00_data.ipynb #406d4a92
 def load_nonfaces(size: int = DEFAULT_SIZE,  # output height and width
                  ) -> torch.Tensor:
     "The 100 non-face images of `lfw_subset()` (rows 100-199): held-out non-members, (100, 1, size, size)."
@@ -161,6 +162,7 @@ def image_files(path,  # a folder of images, searched recursively
              and not any(part.startswith('.') for part in p.relative_to(path).parts)]
     return sorted(files, key=lambda p: p.relative_to(path).parts)
 
+# %% ../nbs/00_data.ipynb #ef9853ec
 def load_image_folder(path,  # folder holding PNG/JPEG files, flat or in sub-folders (searched recursively)
                       size: int,  # output height and width
                       channels: int | None = None,  # 1 or 3 to convert; None keeps the files' own (must agree)
@@ -270,6 +272,7 @@ def to_image(x: torch.Tensor,  # (C, H, W) or (N, C, H, W) in [-1, 1]
     arr = (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     return Image.fromarray(arr[..., 0] if x.shape[1] == 1 else arr)
 
+# %% ../nbs/00_data.ipynb #c97d3cf4
 def show_grid(x: torch.Tensor, nrow: int = 10, title: str | None = None, ax=None, scale: float = 0.6):
     "Draw `x` as a grid on a matplotlib axis (a new figure if `ax` is None); returns the axis."
     import matplotlib.pyplot as plt
@@ -280,6 +283,7 @@ def show_grid(x: torch.Tensor, nrow: int = 10, title: str | None = None, ax=None
     if title: ax.set_title(title)
     return ax
 
+# %% ../nbs/00_data.ipynb #44114c19
 def save_grid(x: torch.Tensor, path, nrow: int = 10,
               zoom: int = 1,  # enlarge every pixel to zoom x zoom (nearest neighbour), for small images
              ) -> Path:
@@ -299,6 +303,7 @@ def pixel_features(x: torch.Tensor) -> torch.Tensor:
     f = f - f.mean(1, keepdim=True)
     return F.normalize(f, dim=1)
 
+# %% ../nbs/00_data.ipynb #b74a0a34
 def nn_cosine(queries: torch.Tensor,  # (N, C, H, W) images
               reference: torch.Tensor,  # (M, C, H, W) images
               exclude_self: bool = False,  # queries and reference are the same set: skip each image itself

@@ -73,14 +73,17 @@ def save_checkpoint(out: Path, unet, ema: EMAModel, opt, gen: torch.Generator, s
     tmp.rename(final)
     return final
 
+# %% ../nbs/07_denoiser.ipynb #f2d21796
 def checkpoints(out: Path) -> list[Path]:
     "The complete checkpoint folders in `out`, newest first (`checkpoint`, then `checkpoint.old`)."
     return [Path(out) / n for n in ('checkpoint', 'checkpoint.old') if (Path(out) / n / 'state.json').exists()]
 
+# %% ../nbs/07_denoiser.ipynb #2bafacb2
 def find_checkpoint(out: Path) -> Path | None:
     "The newest complete checkpoint folder in `out`, or None (whether it loads is `load_newest`'s question)."
     return next(iter(checkpoints(out)), None)
 
+# %% ../nbs/07_denoiser.ipynb #a20b1236
 def load_checkpoint(ckpt: Path, opt_lr: float, device='cpu'):
     "Read a checkpoint: (unet, ema, optimizer, generator, state)."
     from safetensors.torch import load_file
@@ -189,6 +192,7 @@ def export_denoiser(result: dict,  # what `train_denoiser` returned
                'n_parameters': sum(p.numel() for p in model.parameters()), 'weights': 'EMA'})
     return folder
 
+# %% ../nbs/07_denoiser.ipynb #6a62b32e
 @dataclass
 class Denoiser:
     "A trained denoiser: the unet (EMA weights), its DDIM sampling scheduler, the manifest and the protected images."
@@ -197,6 +201,7 @@ class Denoiser:
     manifest: dict
     subset: ProtectedSubset | None  # None if the manifest names data that cannot be reloaded here
 
+# %% ../nbs/07_denoiser.ipynb #25472412
 def load_denoiser(folder, device='cpu') -> Denoiser:
     "Load a folder written by `export_denoiser`."
     folder = Path(folder)
@@ -238,6 +243,7 @@ def add_train_denoiser_args(p: argparse.ArgumentParser) -> argparse.ArgumentPars
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     return p
 
+# %% ../nbs/07_denoiser.ipynb #63446438
 def plot_replication(log: list, path) -> Path:
     "Plot the logged replication rates (>0.95, >0.97) and loss against steps; save a PNG."
     import matplotlib.pyplot as plt
@@ -297,6 +303,7 @@ def train_denoiser_command(args) -> str:
         parts += [flag] if v is True else [flag, shlex.quote(str(v))]
     return ' '.join(parts)
 
+# %% ../nbs/07_denoiser.ipynb #f2c0f326
 def run_train_denoiser(args) -> dict:
     "Run `cpsample train-denoiser`: train on the protected subset, plot, measure and export to `OUT/model`."
     if args.threads: torch.set_num_threads(args.threads)

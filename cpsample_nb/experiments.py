@@ -25,7 +25,7 @@ from .classifier import count_parameters
 from .denoiser import training_images
 from .quality import FrechetDistance, classifier_confidence, fd_fmnist_classifier, fmnist_features
 from .evaluation import evaluate_samples, permutation_test, plot_protection_quality, sweep
-from .attacks import mia_table
+from .attacks import attack_section, mia_table
 from .models import DEMO_DATA, SHIPPED, asset_dir, choose_models, load_models, load_quality_classifier, load_shipped_denoiser, retrain_shipped
 from .ddim import _eps_of, check_sampling_args
 from .guidance import SETTINGS, CPGuidance, check_guidance_args, classifier_gate, gate_report
@@ -35,13 +35,13 @@ from .side import QUICK_SIDE, SideConfig, side_section
 from diffusers import DDIMScheduler
 
 # %% auto #0
-__all__ = ['FASHION_SOURCE', 'OVERHEAD', 'QUICK_OVERHEAD', 'MIA_TS', 'QUICK_MIA', 'SWEEP_GRID', 'DEMO_SIDE', 'FACES_SCALE',
-           'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP', 'FASHION_ALPHA', 'FASHION_SCALE', 'DATA_SETTINGS',
-           'markdown_table', 'stage_data', 'stage_data_fashion', 'save_samples', 'load_samples', 'cpsample_eps',
-           'sample_in_batches', 'draw_samples', 'stage_sample', 'stage_evaluate', 'stage_mia_pretrained', 'stage_sweep',
-           'side_summary', 'stage_side', 'stage_gate', 'write_report', 'demo_settings', 'demo_meta', 'check_retrain',
-           'stage_models', 'run_demo', 'add_sample_args', 'run_sample', 'staged_folder', 'evaluation_sets',
-           'add_evaluate_args', 'run_evaluate']
+__all__ = ['FASHION_SOURCE', 'OVERHEAD', 'QUICK_OVERHEAD', 'MIA_TS', 'QUICK_MIA', 'SWEEP_GRID', 'DEMO_SIDE', 'QUICK_ATTACK_N',
+           'ATTACK_N', 'FACES_SCALE', 'DEMO_SETTINGS', 'QUICK_SETTINGS', 'QUICK_SWEEP', 'FASHION_ALPHA',
+           'FASHION_SCALE', 'DATA_SETTINGS', 'markdown_table', 'stage_data', 'stage_data_fashion', 'save_samples',
+           'load_samples', 'cpsample_eps', 'sample_in_batches', 'draw_samples', 'stage_sample', 'stage_evaluate',
+           'stage_mia_pretrained', 'stage_sweep', 'side_summary', 'stage_side', 'stage_gate', 'stage_attacks',
+           'write_report', 'demo_settings', 'demo_meta', 'check_retrain', 'stage_models', 'run_demo', 'add_sample_args',
+           'run_sample', 'staged_folder', 'evaluation_sets', 'add_evaluate_args', 'run_evaluate']
 
 # %% ../nbs/15_experiments.ipynb #1e64f34d
 def markdown_table(rows: dict, header=('quantity', 'value')) -> str:
@@ -127,6 +127,7 @@ def save_samples(x: torch.Tensor,  # (N, C, H, W) samples in [-1, 1]
     finally: tmp.unlink(missing_ok=True)
     return path
 
+# %% ../nbs/15_experiments.ipynb #41f228ba
 def _check_samples(x, path) -> torch.Tensor:
     if not torch.is_tensor(x) or x.ndim != 4: raise ValueError(f"{path}: images must be an (N, C, H, W) tensor, got shape {tuple(getattr(x, 'shape', ()))}")
     if len(x) == 0 or x.shape[1] not in (1, 3): raise ValueError(f"{path}: images must be N >= 1 images of 1 or 3 channels, got shape {tuple(x.shape)}")
@@ -154,6 +155,7 @@ def cpsample_eps(unet, scheduler, classifier, alpha: float, scale: float, tau: f
         return guide(_eps_of(unet, x_t, t), x_t, t0, float(scheduler.alphas_cumprod[t0]))
     return eps_hat
 
+# %% ../nbs/15_experiments.ipynb #c740a445
 def sample_in_batches(fn,  # called as fn(batch_size=, generator=) -> one batch's output
                       n: int,  # images in all
                       batch_size: int = 500,  # images per call
@@ -171,6 +173,7 @@ def sample_in_batches(fn,  # called as fn(batch_size=, generator=) -> one batch'
     if st.num_processes > 1: mine = sorted(gather_object(mine), key=lambda o: o[0])
     return [o for _, o in mine]
 
+# %% ../nbs/15_experiments.ipynb #96542261
 def draw_samples(unet, scheduler,
                  classifier=None,  # None: plain DDIM; else CPSample with this random-label classifier
                  *, n: int, steps: int = 50, alpha: float = 0.5, scale: float = 100.0, tau: float = 1e-3,
@@ -184,6 +187,7 @@ def draw_samples(unet, scheduler,
     xs = sample_in_batches(cp, n, batch_size, seed, dev, 'CPSample')
     return torch.cat([x for x, _ in xs]).cpu(), torch.cat([tr.fired for _, tr in xs])
 
+# %% ../nbs/15_experiments.ipynb #e457b300
 OVERHEAD = {'batch_size': 256, 'repeats': 5, 'warmup': 1}  # the demo's overhead measurement (`measure_overhead`): near the batch it samples at (500), within minutes
 QUICK_OVERHEAD = {'batch_size': 16, 'repeats': 3, 'warmup': 1}  # `--quick`: the same measurement, smaller (a smoke run, not the numbers to quote)
 
@@ -333,6 +337,7 @@ def side_summary(section: dict) -> dict:
             flat |= {f'{tag} lambda': arm['lam'], f'{tag} AMS high': arm['ams']['high'], f'{tag} UMS high': arm['ums']['high'], f'{tag} p95': arm['p95']}
     return flat | {'wall_s': section['wall_s'], 'detail': section}
 
+# %% ../nbs/15_experiments.ipynb #a84f97be
 def stage_side(results: dict, unet, scheduler, classifier, train: torch.Tensor, *, alpha: float, scale: float, tau: float = 1e-3,
                quick: bool = False, seed: int = 0, device=None,
                features: Callable = pixel_features,  # SIDE's embedding for its clusters (SSCD in the paper)
@@ -362,6 +367,28 @@ def stage_gate(out: Path, results: dict, unet, scheduler, classifier, sets: dict
     import matplotlib.pyplot as plt
     plt.close(ax.figure)
     return rep
+
+# %% ../nbs/15_experiments.ipynb #10ab745c
+QUICK_ATTACK_N, ATTACK_N = 30, 100  # members (and as many non-members) in the demo's attack table
+
+def stage_attacks(results: dict, sets: dict, x_ddim, x_cp, unet, scheduler, classifier, *,
+                  alpha: float, scale: float, tau: float = 1e-3,
+                  n: int = ATTACK_N,  # members of S attacked (and as many held-out non-members)
+                  seed: int = 0) -> dict:
+    "The quick attack table (`attacks.attack_section`) for plain DDIM and CPSample, flattened into `results['attacks']`."
+    S, held = sets['protected'].images, sets['heldout']
+    n = min(n, len(S), len(held))
+    pick = torch.randperm(len(held), generator=torch.Generator().manual_seed(seed + 1))[:n].sort().values
+    guides = {'ddim': None, 'cpsample': CPGuidance(classifier, alpha, scale, tau)}
+    tab = attack_section(unet, scheduler, S[:n], held[pick], guides=guides, released={'ddim': x_ddim, 'cpsample': x_cp}, n=n, seed=seed)
+    flat = {'members': n, 'nonmembers': n, 'nonmember_source': sets.get('quality_reference', 'held-out images')}
+    for sampler, attacks in tab.items():
+        for kind, r in attacks.items():
+            flat[f'{kind} {sampler} AUC'] = r['auc']
+            flat[f'{kind} {sampler} AUC 95%'] = '-'.join(f'{v:.3f}' for v in r['auc_ci'])
+            flat[f'{kind} {sampler} TPR@1%FPR'] = r['tpr_1']
+    results['attacks'] = flat
+    return tab
 
 # %% ../nbs/15_experiments.ipynb #822331aa
 def write_report(out: Path, results: dict) -> Path:
@@ -405,16 +432,19 @@ def demo_settings(quick: bool = False,  # start from QUICK_SETTINGS instead of D
     check_guidance_args(cfg['alpha'], cfg['scale'], cfg['tau'])
     return cfg
 
+# %% ../nbs/15_experiments.ipynb #ae44cc1a
 def demo_meta(quick: bool, seed: int, device, data: str = 'faces') -> dict:
     "What ran where: data, package, torch and Python versions, start time, seed, device."
     return {'data': data, 'version': cpsample_nb.__version__, 'started': time.strftime('%Y-%m-%d %H:%M:%S'), 'quick': quick, 'seed': seed,
             'device': str(device), 'torch': torch.__version__, 'python': platform.python_version()}
 
+# %% ../nbs/15_experiments.ipynb #9c1f6782
 def check_retrain(retrain: bool, data: str):
     "Retraining from the manifests is offered for the faces models only (minutes); a clear error for the others (hours)."
     if retrain and data != 'faces':
         raise ValueError(f"--retrain reruns the faces models (minutes); the {data} models take hours: rerun the commands in their manifests")
 
+# %% ../nbs/15_experiments.ipynb #f5e8eb44
 def stage_models(out: Path, results: dict, denoiser=None, classifier=None, retrain: bool = False, device: str = 'cpu', data: str = 'faces'):
     "Load (or, with `retrain`, first retrain into out/models) the denoiser and classifier; record them in `results`."
     check_retrain(retrain, data)
@@ -427,6 +457,7 @@ def stage_models(out: Path, results: dict, denoiser=None, classifier=None, retra
     if den.manifest.get('init'): results['models']['denoiser_pretrained_steps'] = den.manifest['init'].get('steps')
     return den, clf
 
+# %% ../nbs/15_experiments.ipynb #c5898eb6
 def run_demo(out='outputs/demo',  # output folder (created)
              quick: bool = False,  # small, fast settings for CI
              size: int = DEFAULT_SIZE,  # image resolution
@@ -443,7 +474,7 @@ def run_demo(out='outputs/demo',  # output folder (created)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0, results = time.time(), {'meta': demo_meta(quick, seed, device, data), 'settings': dict(cfg)}
     guard = dict(alpha=cfg['alpha'], scale=cfg['scale'], tau=cfg['tau'])
-    with tqdm(total=4 + (data == 'fashion') + bool(cfg['sweep']) + bool(cfg['side']) + bool(cfg['gate']), desc='demo', unit='stage', disable=None) as bar:
+    with tqdm(total=5 + (data == 'fashion') + bool(cfg['sweep']) + bool(cfg['side']) + bool(cfg['gate']), desc='demo', unit='stage', disable=None) as bar:
         den, clf = stage_models(out, results, denoiser, classifier, retrain, device, data); bar.update()
         d = den.manifest['data']
         sets = (stage_data(out, results, size=size, n_protected=d['n'], seed=d['subset_seed']) if data == 'faces' else
@@ -452,6 +483,7 @@ def run_demo(out='outputs/demo',  # output folder (created)
                          overhead=QUICK_OVERHEAD if quick else OVERHEAD, **guard); bar.update()
         stage_evaluate(out, results, sets, *x, den.unet, den.scheduler, clf, mia_t=cfg['mia_t'], seed=seed,
                        max_nonmembers=QUICK_MIA['n'] if quick else 2000, **guard); bar.update()
+        stage_attacks(results, sets, *x, den.unet, den.scheduler, clf, n=QUICK_ATTACK_N if quick else ATTACK_N, seed=seed, **guard); bar.update()
         if data == 'fashion':
             stage_mia_pretrained(results, load_shipped_denoiser('fashion_pretrained', device), clf, sets, seed=seed,
                                  **(QUICK_MIA if quick else {}), **guard); bar.update()
@@ -467,7 +499,6 @@ def run_demo(out='outputs/demo',  # output folder (created)
     write_json(out / 'results.json', results)
     write_report(out, results)
     return results
-
 
 # %% ../nbs/15_experiments.ipynb #ea15d1da
 def add_sample_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -488,6 +519,7 @@ def add_sample_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     return p
 
+# %% ../nbs/15_experiments.ipynb #0c6e480d
 def run_sample(args) -> Path:
     "`cpsample sample`: samples from a denoiser (CPSample with --classifier, plain DDIM without), written by `save_samples`."
     if Path(args.out).suffix != '.safetensors': raise ValueError(f"--out must be a .safetensors file, got {args.out!r}")
@@ -589,6 +621,7 @@ def add_evaluate_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    "held-out images' nearest cosine to the protected ones (default: %(default)s)")
     return p
 
+# %% ../nbs/15_experiments.ipynb #e558cbaa
 def _name(path, meta: dict, other: str | None = None) -> str:
     name = meta.get('sampler') or Path(path).stem
     return Path(path).stem if name == other else name

@@ -51,6 +51,7 @@ def shipped_classifiers() -> list:
     "Names of the classifiers that ship with the package (`load_shipped_classifier`, `--classifier NAME`)."
     return sorted(SHIPPED['classifier'])
 
+# %% ../nbs/11_models.ipynb #12d0aa87
 def load_shipped_classifier(name: str = 'faces', device='cpu'):
     "The random-label classifier that ships with the package: (model, labels, manifest)."
     folder = ASSETS / SHIPPED['classifier'].get(name, f'classifier_{name}16')
@@ -59,6 +60,7 @@ def load_shipped_classifier(name: str = 'faces', device='cpu'):
     model, labels = load_classifier(folder, device)
     return model, labels, classifier_manifest(folder)
 
+# %% ../nbs/11_models.ipynb #dfcfa248
 def classifier_manifest(folder) -> dict:
     "A classifier folder's facts: its `manifest.json` (shipped models) or, for a `train-classifier` run, its `report.json`."
     folder = Path(folder)
@@ -68,6 +70,7 @@ def classifier_manifest(folder) -> dict:
     idx = r['subset']['indices'] if r.get('subset') else list(range(r['images']))
     return {'data': {'name': r.get('data'), 'size': r.get('size'), 'n': r['images'], 'indices': idx}, 'steps': r['step']}
 
+# %% ../nbs/11_models.ipynb #68de59aa
 def check_same_subset(denoiser_manifest: dict, classifier_manifest: dict) -> list:
     "The protected indices both models were trained on; a ValueError when they differ."
     d, c = denoiser_manifest['data'], classifier_manifest['data']
@@ -140,10 +143,12 @@ def load_model(model,  # a shipped name, a train-denoiser model folder, a diffus
                 'data': {'name': None, 'size': size, 'channels': unet.config.in_channels}}
     return Denoiser(unet.to(device).eval(), DDIMScheduler.from_config(sched_cfg), manifest, None)
 
+# %% ../nbs/11_models.ipynb #cefcaccf
 def model_shape(den: Denoiser) -> tuple[int, int]:
     "(channels, size) of the images a denoiser makes."
     return den.manifest['data'].get('channels') or den.unet.config.in_channels, den.manifest['data'].get('size') or den.unet.config.sample_size
 
+# %% ../nbs/11_models.ipynb #6c97e0ae
 def load_model_images(folder,  # a flat or nested image folder
                       den: Denoiser,  # the model whose channels and size the images take
                       what: str = '--data',  # the option the user typed
@@ -168,6 +173,7 @@ def parse_train_command(command: str,  # a recorded command line, e.g. a manifes
     p = argparse.ArgumentParser(prog=f'cpsample {words[1]}'); add(p); p.set_defaults(_run=run)
     return p.parse_args(words[2:])
 
+# %% ../nbs/11_models.ipynb #39d51962
 def retrain_shipped(out: Path,  # the runs go to out/denoiser and out/classifier
                     device: str = 'cpu',
                     overrides: dict | None = None,  # argument values to change in both commands (e.g. steps, for a smoke test)
@@ -183,6 +189,7 @@ def retrain_shipped(out: Path,  # the runs go to out/denoiser and out/classifier
         runs[kind] = Path(out) / kind
     return runs['denoiser'] / 'model', runs['classifier']
 
+# %% ../nbs/11_models.ipynb #ef68f858
 def _classifier_folder(classifier) -> Path:
     "The folder of a shipped classifier name, a train-classifier run or one of its checkpoints."
     if str(classifier) in shipped_classifiers(): return asset_dir('classifier', str(classifier))
@@ -207,6 +214,7 @@ def load_models(denoiser='faces',  # any model `load_model` takes (a shipped nam
     if 'indices' in den.manifest['data']: check_same_subset(den.manifest, man or {'data': {}})
     return den, clf, man
 
+# %% ../nbs/11_models.ipynb #c143eee6
 DEMO_DATA = ('faces', 'fashion')  # the data sets the demo runs on (each has a shipped denoiser and classifier)
 
 def choose_models(denoiser=None,  # a folder written by `export_denoiser` (train-denoiser's OUT/model); None: the shipped one

@@ -55,6 +55,7 @@ def checkpoint_dirs(out) -> list[Path]:
     return sorted((p for p in out.glob('checkpoint-*') if p.is_dir() and (p / 'train' / 'state.json').exists()),
                   key=lambda p: int(p.name.split('-')[1]))
 
+# %% ../nbs/04_training.ipynb #ec029259
 def latest_checkpoint(path) -> Path | None:
     "`path` itself if it is a checkpoint, else the newest checkpoint inside it (None if there is none)."
     path = Path(path)
@@ -70,6 +71,7 @@ def save_labels(path, labels: torch.Tensor, seed=None, relabelled=(), num_classe
                                        'relabelled': sorted(int(i) for i in relabelled), 'num_classes': int(num_classes)})
     return path / 'labels.json'
 
+# %% ../nbs/04_training.ipynb #9965038e
 def load_labels(path) -> tuple[torch.Tensor, dict]:
     "Labels saved with a classifier checkpoint (a checkpoint folder or a training output folder), and their metadata."
     ck = latest_checkpoint(path)
@@ -79,6 +81,7 @@ def load_labels(path) -> tuple[torch.Tensor, dict]:
     if len(labels) != meta['n']: raise ValueError(f"{ck / 'labels.json'} is corrupt: n={meta['n']} but {len(labels)} labels")
     return labels, meta
 
+# %% ../nbs/04_training.ipynb #e2fb30a0
 def _load_checkpoint_classifier(ck: Path) -> tuple[TimeClassifier, torch.Tensor]:
     "The EMA classifier and labels of one checkpoint folder."
     try: model = TimeClassifier.from_pretrained(ck, use_safetensors=True, low_cpu_mem_usage=False)
@@ -166,6 +169,7 @@ class TrainConfig:
         "The bands every memorisation report covers: `BANDS` and the bands `target_ce` names."
         return sorted({*map(tuple, BANDS), *((lo, hi) for lo, hi, _ in self.target_ce or [])})
 
+# %% ../nbs/04_training.ipynb #6b2f3d59
 @dataclass
 class TrainResult:
     "What `train_classifier` returns: the EMA classifier (eval mode), its labels and the memorisation history."
@@ -225,6 +229,7 @@ def build_classifier(images: torch.Tensor,  # protected images (N, C, H, W): giv
         if isinstance(model, nn.Module): return model
         return TimeClassifier(**{'sample_size': images.shape[-1], 'in_channels': images.shape[1], 'num_train_timesteps': T, **(GUIDANCE_NET if model is None else model)})
 
+# %% ../nbs/04_training.ipynb #fc377fea
 def draw_batch(n_images: int,  # size of the protected set
                image_shape: tuple,  # (C, H, W)
                cfg: TrainConfig,  # batch size and the timestep distribution
@@ -236,14 +241,17 @@ def draw_batch(n_images: int,  # size of the protected set
     t = draw_timesteps(cfg.batch_size, T, cfg.t_power, generator, cfg.t_weights)
     return idx, t, torch.randn((cfg.batch_size, *image_shape), generator=generator)
 
+# %% ../nbs/04_training.ipynb #a4a64f5a
 def classifier_loss(model, scheduler, x0: torch.Tensor, y: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     "Cross-entropy of the labels `y` given x_t = scheduler.add_noise(x0, noise, t) at timesteps `t`."
     return F.cross_entropy(model(scheduler.add_noise(x0, noise, t), t), y)
 
+# %% ../nbs/04_training.ipynb #2124d1bb
 def uniform_loss(model, scheduler, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     "Cross-entropy to the uniform distribution (p = 1/K for every label) given x_t: ln K at best, for the non-members."
     return _uniform_ce(model(scheduler.add_noise(x0, noise, t), t))
 
+# %% ../nbs/04_training.ipynb #f0597d38
 def member_nonmember_loss(model, scheduler, x0, y, t, noise,  # the members' batch, as for `classifier_loss`
                           z0: torch.Tensor, tz: torch.Tensor, nz: torch.Tensor,  # the non-members' images, timesteps and noise
                           weight: float = 1.0,  # weight of the non-members' `uniform_loss`
@@ -312,6 +320,7 @@ class TrainingRun:
         self.step += 1
         return loss.item()
 
+# %% ../nbs/04_training.ipynb #48b5a0f9
 def start_run(images: torch.Tensor,  # protected images (N, C, H, W) in [-1, 1]
               out, cfg: TrainConfig, labels, label_seed: int, model, scheduler,  # as for `train_classifier`
               resume: bool = True,  # continue from the newest checkpoint in `out` if there is one
@@ -404,6 +413,7 @@ def item_losses(model: nn.Module,  # a classifier called as model(x_t, t)
         total += F.cross_entropy(_batched(model, xt, tt, 256), y, reduction='none').cpu() / n_t
     return total
 
+# %% ../nbs/04_training.ipynb #8b760097
 @torch.no_grad()
 def class_probs(model: nn.Module,  # a classifier called as model(x_t, t)
                 images: torch.Tensor,  # images (N, C, H, W)
@@ -413,6 +423,7 @@ def class_probs(model: nn.Module,  # a classifier called as model(x_t, t)
     dev = next(model.parameters()).device
     return _batched(model, images.to(dev), torch.full((len(images),), t, device=dev, dtype=torch.long), 256).softmax(-1).cpu()
 
+# %% ../nbs/04_training.ipynb #d5720dc2
 def relabel_hard_items(model: nn.Module,  # the trained classifier
                        images: torch.Tensor,  # protected images (N, C, H, W)
                        labels: torch.Tensor,  # their current labels (N,)
@@ -500,6 +511,7 @@ def add_train_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentPa
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     return p
 
+# %% ../nbs/04_training.ipynb #c2a19804
 def load_training_data(data: str, size: int | None = None, limit: int | None = None) -> torch.Tensor:
     "Images for `--data`: 'faces', 'digits', 'fashion' or a folder of images, as (N, C, H, W) in [-1, 1]."
     from cpsample_nb import data as D
@@ -514,6 +526,7 @@ def load_training_data(data: str, size: int | None = None, limit: int | None = N
         x = x[:limit]
     return x
 
+# %% ../nbs/04_training.ipynb #b64abe13
 def run_train_classifier(args) -> TrainResult:
     "Run `cpsample train-classifier` with parsed `args`."
     from accelerate import PartialState
@@ -566,6 +579,7 @@ def run_train_classifier(args) -> TrainResult:
         print(f"wrote {res.checkpoint}, {out / 'report.json'} and {out / 'memorisation.png'}")
     return res
 
+# %% ../nbs/04_training.ipynb #fae512c9
 def main(argv=None):
     "Entry point for `accelerate launch` scripts: parse `train-classifier` options from `argv` and run."
     p = add_train_classifier_args(argparse.ArgumentParser(prog='cpsample train-classifier', description='Train the random-label classifier.'))
