@@ -52,6 +52,7 @@ def reconstruction_loss(eps_fn: Callable,  # (x_t, t) -> predicted noise (a tens
         out.append(((n - eps) ** 2).flatten(1).sum(1).float().cpu())
     return torch.cat(out)
 
+# %% ../nbs/10_attacks.ipynb #4832a6fd
 def ztest_one_tailed(member: torch.Tensor,  # (n,) losses of members (training images)
                      nonmember: torch.Tensor,  # (m,) losses of non-members (held-out images)
                     ) -> tuple[float, float]:
@@ -76,6 +77,7 @@ class MIAResult(Result):
     z: float
     p_value: float  # one-tailed; small means members are recognisable
 
+# %% ../nbs/10_attacks.ipynb #03e5d530
 def membership_inference(eps_fn: Callable,  # (x_t, t) -> eps: the plain unet or CPSample's eps_hat
                          scheduler,  # diffusers scheduler owning alphas_cumprod
                          members: torch.Tensor,  # (n, C, H, W) training (protected) images
@@ -91,6 +93,7 @@ def membership_inference(eps_fn: Callable,  # (x_t, t) -> eps: the plain unet or
     z, p = ztest_one_tailed(lm, ln)
     return MIAResult(name, int(t), len(lm), len(ln), lm.mean().item(), ln.mean().item(), z, p)
 
+# %% ../nbs/10_attacks.ipynb #522fc302
 @dataclass
 class Table(Result):
     "Several results of one kind shown as one table (e.g. MIA for DDIM and CPSample at several alpha)."
@@ -98,6 +101,7 @@ class Table(Result):
 
     def rows(self): return [r for it in self.items for r in it.rows()]
 
+# %% ../nbs/10_attacks.ipynb #be37143d
 def mia_table(eps_fns: dict,  # name -> eps_fn, e.g. {'ddim': unet, 'cpsample a=0.5': eps_hat, ...}
               scheduler, members: torch.Tensor, nonmembers: torch.Tensor, t: int, seed: int = 0, batch_size: int = 64) -> Table:
     "`membership_inference` for every denoiser in `eps_fns` with the same noise, as one table."
@@ -284,6 +288,7 @@ def pia_scores(eps_fn: Callable,  # (x_t, t) -> eps: the eps the sampler uses
             out.append((et - e0).abs().pow(p).flatten(1).sum(1).pow(1 / p).float().cpu())
     return torch.cat(out)
 
+# %% ../nbs/10_attacks.ipynb #0e6931b5
 def pia_attack(eps_fn: Callable,  # (x_t, t) -> eps: the eps the sampler uses (`sampler_eps`)
                scheduler,  # diffusers scheduler owning alphas_cumprod
                members: torch.Tensor,  # (n, C, H, W) protected images

@@ -117,6 +117,7 @@ def add_attack(p: argparse.ArgumentParser,  # the `attack` sub-command's parser
     if kind == 'side': p.add_argument('--kind', required=True, choices=list(ATTACKS), help='the attack')
     command(module, name)[0](p)
 
+# %% ../nbs/17_cli.ipynb #fa3896ba
 def run_attack(a: argparse.Namespace):
     "Run the function of `a.kind` with the parsed options."
     return command(*ATTACKS[a.kind])[1](a)

@@ -25,9 +25,9 @@ from .classifier import count_parameters
 from .denoiser import training_images
 from .quality import FrechetDistance, classifier_confidence, fd_fmnist_classifier, fmnist_features
 from .evaluation import evaluate_samples, permutation_test, plot_protection_quality, sweep
-from .attacks import attack_section, mia_table
+from .attacks import attack_section, mia_table, sampler_eps
 from .models import DEMO_DATA, SHIPPED, asset_dir, choose_models, load_models, load_quality_classifier, load_shipped_denoiser, retrain_shipped
-from .ddim import _eps_of, check_sampling_args
+from .ddim import check_sampling_args
 from .guidance import SETTINGS, CPGuidance, check_guidance_args, classifier_gate, gate_report
 from .sampler import cpsample, plain_ddim, rejection_sample
 from .perf import measure_overhead
@@ -149,11 +149,7 @@ def load_samples(path) -> tuple[torch.Tensor, dict]:
 # %% ../nbs/15_experiments.ipynb #d68cbc81
 def cpsample_eps(unet, scheduler, classifier, alpha: float, scale: float, tau: float = 1e-3):
     "CPSample's eps_hat as a function (x_t, t) -> eps, for attacks that query the denoiser (Alg. 1); t is one timestep."
-    guide = CPGuidance(classifier, alpha, scale, tau, check_first=False, keep=False)
-    def eps_hat(x_t, t):
-        t0 = int(t.flatten()[0]) if torch.is_tensor(t) else int(t)
-        return guide(_eps_of(unet, x_t, t), x_t, t0, float(scheduler.alphas_cumprod[t0]))
-    return eps_hat
+    return sampler_eps(unet, scheduler, CPGuidance(classifier, alpha, scale, tau, check_first=False, keep=False))
 
 # %% ../nbs/15_experiments.ipynb #c740a445
 def sample_in_batches(fn,  # called as fn(batch_size=, generator=) -> one batch's output
