@@ -16,6 +16,7 @@ Sub-commands (the script each replaced):
     frontier     copies, sample-only membership attack, quality and time of each sampler from the same noise (issue 24)
     attacks      the attacker x sampler table: Algorithm 1, SecMI, PIA, sample-only, on both Fashion-MNIST models (issue 25)
     side         SIDE at full size: seeds, AMS/UMS per band with intervals, Fisher tests (issue 25)
+    protect      the wall time of `cpsample protect --quick` as a user types it (issue 26)
 
 Options every sub-command shares (one implementation, below): `--threads` (torch's CPU threads), `--default-malloc`
 (as the `cpsample` command does, every sub-command fixes glibc's allocator thresholds first with
@@ -1311,6 +1312,68 @@ def run_attacks(a, env):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# protect (issue 26: the wall time of `cpsample protect --quick` as a user types it)
+# ---------------------------------------------------------------------------------------------------------------------
+
+PROTECT_HELP = """The user's setup of 16_protect's journey, made once in --work: a nested RGB image folder (train/, with one RGBA
+and one grayscale file), heldout/, and a 32x32 RGB DDPMPipeline (150 training steps) saved with diffusers'
+save_pretrained. Then `cpsample protect --model my_pipeline --data train --heldout heldout --out protectedK --quick`
+as a separate process, --repeats fresh runs and one rerun of the first (which reuses every stage): start-to-exit wall
+times, Python start-up and imports included."""
+
+
+def add_protect(p):
+    p.add_argument('--work', type=Path, default=None, help='where the setup and the runs go (default: runs/protect_quick)')
+    add_common(p, threads=1, repeats=3, repeats_help='fresh runs')
+
+
+def check_protect(p, a): pass
+
+
+def _protect_setup(work: Path) -> None:
+    "The images and the tiny diffusers pipeline of 16_protect's journey (once)."
+    if (work / 'my_pipeline' / 'model_index.json').exists(): return
+    import numpy as np, torch
+    from PIL import Image
+    from skimage import data as skdata
+    from diffusers import DDPMPipeline
+    from cpsample_nb.data import load_image_folder
+    from cpsample_nb.denoiser import TrainConfig, make_unet, train_denoiser
+    photos, rng = {'cat': skdata.chelsea(), 'coffee': skdata.coffee(), 'astronaut': skdata.astronaut()}, np.random.default_rng(0)
+    def patch48(img):
+        y, x = rng.integers(0, img.shape[0] - 48), rng.integers(0, img.shape[1] - 48)
+        return img[y:y + 48, x:x + 48]
+    for name, img in photos.items():
+        for i in range(6):
+            folder = work / ('train' if i < 4 else 'heldout') / name; folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(patch48(img)).save(folder / f'{i}.png')
+    Image.fromarray(np.dstack([patch48(photos['cat']), np.full((48, 48), 255, np.uint8)])).save(work / 'train' / 'cat' / 'rgba.png')
+    Image.fromarray(patch48(photos['coffee']).mean(2).astype(np.uint8)).save(work / 'train' / 'coffee' / 'gray.png')
+    torch.manual_seed(0)
+    res = train_denoiser(load_image_folder(work / 'train', 32, channels=3), work / 'denoiser_run',
+                         TrainConfig(steps=150, batch_size=16, log_every=150, n_eval=4, eval_steps=5), unet=make_unet(32, 3, (8, 16)), progress=False)
+    DDPMPipeline(unet=res['unet'], scheduler=res['scheduler']).save_pretrained(work / 'my_pipeline')
+
+
+def run_protect(a, env):
+    import os, shutil, subprocess
+    work = a.work or ROOT / 'runs' / 'protect_quick'
+    work.mkdir(parents=True, exist_ok=True)
+    _protect_setup(work)
+    exe = Path(sys.executable).parent / 'cpsample'
+    cmd = lambda out: [str(exe), 'protect', '--model', 'my_pipeline', '--data', 'train', '--heldout', 'heldout', '--out', out, '--quick',
+                       '--threads', str(a.threads or 1)]
+    fresh = []
+    for i in range(a.repeats):
+        shutil.rmtree(work / f'protected{i}', ignore_errors=True)
+        t = time.perf_counter(); subprocess.run(cmd(f'protected{i}'), cwd=work, check=True, capture_output=True, env=os.environ); fresh.append(time.perf_counter() - t)
+        print(f'fresh run {i}: {fresh[-1]:.1f} s', flush=True)
+    t = time.perf_counter(); subprocess.run(cmd('protected0'), cwd=work, check=True, capture_output=True, env=os.environ); rerun = time.perf_counter() - t
+    print(f'rerun (everything reused): {rerun:.1f} s')
+    return {'command': ' '.join(['cpsample'] + cmd('protectedK')[1:]), 'fresh_s': fresh, 'rerun_s': rerun, 'work': str(work)}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # The entry point
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -1327,6 +1390,7 @@ COMMANDS = {  # name: (one-line help, the script it replaced); NAME's options, c
     'frontier': ('copies, sample-only membership attack, quality and time of each sampler from the same noise (issue 24)', None),
     'attacks': ('the attacker x sampler table: Algorithm 1, SecMI, PIA and the sample-only attack on both Fashion-MNIST models (issue 25)', None),
     'side': ('SIDE at full size: seeds, AMS/UMS per band with intervals, Fisher tests against UnCond and plain DDIM (issue 25)', None),
+    'protect': ('the wall time of `cpsample protect --quick` on a tiny diffusers pipeline and a nested folder, as a user types it (issue 26)', None),
 }
 
 

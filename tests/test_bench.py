@@ -13,7 +13,7 @@ bench = importlib.util.module_from_spec(spec)
 sys.modules['bench'] = bench
 spec.loader.exec_module(bench)
 
-SUBCOMMANDS = ['overhead', 'check', 'classifier', 'nnindex', 'sampler', 'scaling', 'small-batch', 'sd-study', 'gate', 'frontier', 'attacks', 'side']
+SUBCOMMANDS = ['overhead', 'check', 'classifier', 'nnindex', 'sampler', 'scaling', 'small-batch', 'sd-study', 'gate', 'frontier', 'attacks', 'side', 'protect']
 
 
 def test_subcommands():
