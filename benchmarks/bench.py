@@ -1118,7 +1118,7 @@ def check_side(p, a):
 
 def run_side(a, env):
     import shutil
-    from cpsample_nb.side import side_study
+    from cpsample_nb.side_study import side_study
     work = a.work or ROOT / 'runs' / f'side_{a.model}'
     res = side_study(a.model, 'shipped', work, n_per_arm=a.n_per_arm, seeds=a.seeds, lambdas=a.lambdas, cond_lambdas=a.cond_lambdas,
                      n_syn=a.n_syn, steps=a.steps, clf_steps=a.clf_steps, device=a.device, log=lambda s: print(s, flush=True))

@@ -96,7 +96,7 @@ def attack_command(kind: typing.Literal['loss', 'secmi', 'pia', 'nn'] = 'pia',  
                       out, seed, boot)
 
 # %% ../nbs/17_cli.ipynb #04442ebe
-ATTACKS = {'side': ('side', 'side_command'), **{k: ('cli', 'attack_command') for k in ('loss', 'secmi', 'pia', 'nn')}}  # --kind -> its function
+ATTACKS = {'side': ('side_study', 'side_command'), **{k: ('cli', 'attack_command') for k in ('loss', 'secmi', 'pia', 'nn')}}  # --kind -> its function
 
 def _kind_in(argv: list) -> str | None:
     "The value given to `--kind` in `argv` (`--kind X` or `--kind=X`), or None."
@@ -109,7 +109,7 @@ def add_attack(p: argparse.ArgumentParser,  # the `attack` sub-command's parser
                kind: str | None = None,  # the --kind given on the command line: its function's options are added
               ):
     """`cpsample attack --kind KIND ...`: the options are those of the kind's function (`attack_command` for loss,
-    secmi, pia and nn; `side.side_command` for side), so `cpsample attack --kind pia --help` lists them."""
+    secmi, pia and nn; `side_study.side_command` for side), so `cpsample attack --kind pia --help` lists them."""
     if kind not in ATTACKS:
         p.add_argument('--kind', required=True, choices=list(ATTACKS), help='the attack (its options: cpsample attack --kind KIND --help)')
         return

@@ -100,7 +100,7 @@ def test_help_names_the_options():
 def test_side_command_options_come_from_its_signature():
     import argparse
     from cpsample_nb.cli import add_options
-    from cpsample_nb.side import side_command
+    from cpsample_nb.side_study import side_command
     p = argparse.ArgumentParser()
     names = add_options(p, side_command)
     assert names[:7] == ['model', 'classifier', 'out', 'n_per_arm', 'seeds', 'lambdas', 'cond_lambdas']
@@ -119,7 +119,7 @@ def test_side_command_options_come_from_its_signature():
 ])
 def test_side_command_bad_input_says_what_is_wrong(tmp_path, kw, message):
     "Bad settings fail before any sampling, with the reason."
-    from cpsample_nb.side import side_command
+    from cpsample_nb.side_study import side_command
     kw = {k: str(tmp_path / v) if v == 'MISSING' else v for k, v in kw.items()}
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         side_command(**({'model': 'faces', 'classifier': 'none', 'out': str(tmp_path / 'o')} | kw))
@@ -129,7 +129,7 @@ def test_fisher_and_wilson_against_scipy():
     "The one-sided Fisher p is scipy's; a pooled share's Wilson interval narrows with the pooled count."
     from scipy.stats import fisher_exact
     from cpsample_nb.evaluation import wilson_interval
-    from cpsample_nb.side import fisher_greater
+    from cpsample_nb.side_study import fisher_greater
     for k1, n1, k2, n2 in ((28, 200, 19, 200), (64, 400, 42, 400), (0, 1000, 0, 1000), (7, 30, 1, 1000)):
         assert fisher_greater(k1, n1, k2, n2) == pytest.approx(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative='greater')[1])
     one, pooled = wilson_interval(19, 200), wilson_interval(57, 600)
