@@ -1330,36 +1330,12 @@ def add_protect(p):
 def check_protect(p, a): pass
 
 
-def _protect_setup(work: Path) -> None:
-    "The images and the tiny diffusers pipeline of 16_protect's journey (once)."
-    if (work / 'my_pipeline' / 'model_index.json').exists(): return
-    import numpy as np, torch
-    from PIL import Image
-    from skimage import data as skdata
-    from diffusers import DDPMPipeline
-    from cpsample_nb.data import load_image_folder
-    from cpsample_nb.denoiser import TrainConfig, make_unet, train_denoiser
-    photos, rng = {'cat': skdata.chelsea(), 'coffee': skdata.coffee(), 'astronaut': skdata.astronaut()}, np.random.default_rng(0)
-    def patch48(img):
-        y, x = rng.integers(0, img.shape[0] - 48), rng.integers(0, img.shape[1] - 48)
-        return img[y:y + 48, x:x + 48]
-    for name, img in photos.items():
-        for i in range(6):
-            folder = work / ('train' if i < 4 else 'heldout') / name; folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(patch48(img)).save(folder / f'{i}.png')
-    Image.fromarray(np.dstack([patch48(photos['cat']), np.full((48, 48), 255, np.uint8)])).save(work / 'train' / 'cat' / 'rgba.png')
-    Image.fromarray(patch48(photos['coffee']).mean(2).astype(np.uint8)).save(work / 'train' / 'coffee' / 'gray.png')
-    torch.manual_seed(0)
-    res = train_denoiser(load_image_folder(work / 'train', 32, channels=3), work / 'denoiser_run',
-                         TrainConfig(steps=150, batch_size=16, log_every=150, n_eval=4, eval_steps=5), unet=make_unet(32, 3, (8, 16)), progress=False)
-    DDPMPipeline(unet=res['unet'], scheduler=res['scheduler']).save_pretrained(work / 'my_pipeline')
-
-
 def run_protect(a, env):
     import os, shutil, subprocess
     work = a.work or ROOT / 'runs' / 'protect_quick'
-    work.mkdir(parents=True, exist_ok=True)
-    _protect_setup(work)
+    if not (work / 'my_pipeline' / 'model_index.json').exists():  # the user's setup, once
+        from cpsample_nb.protect import example_setup
+        example_setup(work)
     exe = Path(sys.executable).parent / 'cpsample'
     cmd = lambda out: [str(exe), 'protect', '--model', 'my_pipeline', '--data', 'train', '--heldout', 'heldout', '--out', out, '--quick',
                        '--threads', str(a.threads or 1)]

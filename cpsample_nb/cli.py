@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import types
 import typing
@@ -36,7 +37,7 @@ def add_options(p: argparse.ArgumentParser,  # the sub-command's parser
         if hints.get(name) is bool:
             if default is True: p.add_argument('--no-' + name.replace('_', '-'), dest=name, action='store_false', help=help_)
             else: p.add_argument(flag, dest=name, action='store_true', help=help_)
-        elif default is d['default'] and default is __import__('inspect').Parameter.empty:
+        elif default is inspect.Parameter.empty:
             p.add_argument(flag, dest=name, required=True, help=help_, **_kind(hints.get(name, str)))
         else:
             shown = f" (default: {default})" if default is not None and default != () else ''
@@ -45,19 +46,20 @@ def add_options(p: argparse.ArgumentParser,  # the sub-command's parser
     return names
 
 # %% ../nbs/17_cli.ipynb #fee0e972
+def _function(module: str, name: str):
+    "The function `cpsample_nb.<module>.<name>`, its module imported now (not when `cpsample` starts: keeps `--help` fast)."
+    import importlib
+    return getattr(importlib.import_module(f'cpsample_nb.{module}'), name)
+
 def _lazy(module: str, name: str):
-    "A function of a module that is imported only when the sub-command runs (keeps `cpsample --help` fast)."
-    def call(*a):
-        import importlib
-        return getattr(importlib.import_module(f'cpsample_nb.{module}'), name)(*a)
-    return call
+    "A function of a module that is imported only when the sub-command runs."
+    return lambda *a: _function(module, name)(*a)
 
 
 def command(module: str, name: str) -> tuple:
     """The (add, run) pair of a sub-command that is the function `cpsample_nb.<module>.<name>`: its options come from
     the function's signature (`add_options`); the module is imported only when that sub-command is parsed or run."""
-    import importlib
-    fn = lambda: getattr(importlib.import_module(f'cpsample_nb.{module}'), name)
+    fn = lambda: _function(module, name)
     def add(p): p.set_defaults(_params=add_options(p, fn()))
     def run(a): return fn()(**{k: tuple(v) if isinstance(v, list) else v for k, v in vars(a).items() if k in a._params})
     return add, run
@@ -96,7 +98,8 @@ def attack_command(kind: typing.Literal['loss', 'secmi', 'pia', 'nn'] = 'pia',  
                       out, seed, boot)
 
 # %% ../nbs/17_cli.ipynb #04442ebe
-ATTACKS = {'side': ('side_study', 'side_command'), **{k: ('cli', 'attack_command') for k in ('loss', 'secmi', 'pia', 'nn')}}  # --kind -> its function
+ATTACKS = {'side': ('side_study', 'side_command'),  # --kind -> its function; attack_command's kinds from its signature
+           **{k: ('cli', 'attack_command') for k in typing.get_args(typing.get_type_hints(attack_command)['kind'])}}
 
 def _kind_in(argv: list) -> str | None:
     "The value given to `--kind` in `argv` (`--kind X` or `--kind=X`), or None."

@@ -22,7 +22,7 @@ from .experiments import draw_samples, load_samples, save_samples
 
 # %% auto #0
 __all__ = ['PROTECT_DEFAULTS', 'PROTECT_QUICK', 'protect_settings', 'split_images', 'stage_classifier', 'stage_samples',
-           'protect_report', 'protect']
+           'protect_report', 'protect', 'example_setup']
 
 # %% ../nbs/16_protect.ipynb #40fb46bc
 PROTECT_DEFAULTS = dict(n_samples=256, steps=50, classifier_steps=3000, classifier_batch=100, batch_size=64, **SETTINGS['paper'])  # a full run
@@ -214,3 +214,33 @@ def protect(model: str,  # the model: a diffusers pipeline folder, a UNet2DModel
     bar.set_postfix_str('done'); bar.update(); bar.close()
     if main and progress: print(f"wrote {out}/report.md, results.json, figures/, the samples and the CPSamplePipeline folder {out}/pipeline")
     return res if main else {}
+
+# %% ../nbs/16_protect.ipynb #5651eaff
+def example_setup(work,  # folder to fill: train/ (class sub-folders, one RGBA and one grayscale file), heldout/, my_pipeline/
+                  steps: int = 150,  # training steps of the tiny 32x32 RGB UNet
+                  seed: int = 0,  # seeds the patches and the training
+                 ) -> Path:
+    """A researcher's setup in seconds: 48x48 patches of scikit-image's photographs in class sub-folders (4 per class to
+    train on, 2 held out) and a tiny 32x32 RGB UNet trained on them, saved with diffusers' `DDPMPipeline.save_pretrained`."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data as skdata
+    from diffusers import DDPMPipeline
+    from cpsample_nb.data import load_image_folder
+    from cpsample_nb.denoiser import TrainConfig as DenoiserConfig, make_unet, train_denoiser
+    work = Path(work)
+    photos, rng = {'cat': skdata.chelsea(), 'coffee': skdata.coffee(), 'astronaut': skdata.astronaut()}, np.random.default_rng(seed)
+    def patch48(img):
+        y, x = rng.integers(0, img.shape[0] - 48), rng.integers(0, img.shape[1] - 48)
+        return img[y:y + 48, x:x + 48]
+    for name, img in photos.items():
+        for i in range(6):
+            folder = work / ('train' if i < 4 else 'heldout') / name; folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(patch48(img)).save(folder / f'{i}.png')
+    Image.fromarray(np.dstack([patch48(photos['cat']), np.full((48, 48), 255, np.uint8)])).save(work / 'train' / 'cat' / 'rgba.png')
+    Image.fromarray(patch48(photos['coffee']).mean(2).astype(np.uint8)).save(work / 'train' / 'coffee' / 'gray.png')
+    torch.manual_seed(seed)
+    res = train_denoiser(load_image_folder(work / 'train', 32, channels=3), work / 'denoiser_run',
+                         DenoiserConfig(steps=steps, batch_size=16, log_every=steps, n_eval=4, eval_steps=5), unet=make_unet(32, 3, (8, 16)), progress=False)
+    DDPMPipeline(unet=res['unet'], scheduler=res['scheduler']).save_pretrained(work / 'my_pipeline')
+    return work
