@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +137,51 @@ def test_evaluate_failing_late_leaves_no_output_folder(tmp_path):
     r = run('evaluate', '--samples', str(tmp_path / 'rgb.safetensors'), '--train', 'faces', '--out', str(tmp_path / 'ev'))
     assert _one_error_line(r) and 'channel' in r.stderr, r.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ['rgb.safetensors']
+
+
+def _options(name):
+    "The options of sub-command `name` as {flag: what a user can rely on}: takes a value, default, type, choices, nargs."
+    import argparse
+    from cpsample_nb.cli import build_parser
+    p = build_parser(only=name)
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+    out = {}
+    for a in sub._actions:
+        if isinstance(a, argparse._HelpAction): continue
+        for s in a.option_strings:
+            value = a.nargs != 0
+            out[s] = {'takes_value': value} if not value else {
+                'takes_value': True, 'default': json.loads(json.dumps(a.default, default=str)), 'type': getattr(a.type, '__name__', 'str') if a.type else 'str',
+                'choices': sorted(map(str, a.choices)) if a.choices else None, 'nargs': a.nargs, 'required': a.required}
+    return out
+
+
+@pytest.mark.parametrize('name', sorted(json.loads((Path(__file__).parent / 'cli_options.json').read_text())))
+def test_older_commands_keep_every_option(name):
+    "The commands built from function signatures keep every flag of their hand-written parsers (tests/cli_options.json),"
+    "with its type and default: shipped manifests record these command lines and `demo --retrain` reruns them."
+    old = json.loads((Path(__file__).parent / 'cli_options.json').read_text())[name]
+    new = _options(name)
+    assert sorted(new) == sorted(old), (set(new) ^ set(old))
+    for flag, o in old.items():
+        n = new[flag]
+        assert n['takes_value'] == o['takes_value'], flag
+        if not o['takes_value']: continue
+        want = {'default': o['default'], 'type': o['type'] or 'str', 'choices': sorted(map(str, o['choices'])) if o['choices'] else None,
+                'nargs': o['nargs'], 'required': o['required']}
+        assert {k: n[k] for k in want} == want, flag
+
+
+def test_shipped_manifests_commands_parse():
+    "Every command line recorded in a shipped model's manifest (and its --init's) still parses."
+    import shlex
+    from cpsample_nb.cli import build_parser
+    cmds = []
+    for m in sorted((Path(__file__).parents[1] / 'cpsample_nb' / 'assets').glob('*/manifest.json')):
+        d = json.loads(m.read_text())
+        cmds += [c for c in (d.get('command'), (d.get('init') or {}).get('command')) if c]
+    assert len(cmds) >= 8
+    for c in cmds:
+        argv = shlex.split(c)[1:]
+        args = build_parser(only=argv[0]).parse_args(argv)
+        assert args.command == argv[0]
