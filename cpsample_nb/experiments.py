@@ -24,7 +24,8 @@ from .data import DEFAULT_SIZE, pixel_features, heldout_threshold, load_faces, l
 from .classifier import count_parameters
 from .denoiser import training_images
 from .quality import FrechetDistance, classifier_confidence, fd_fmnist_classifier, fmnist_features
-from .evaluation import evaluate_samples, permutation_test, plot_protection_quality, sweep
+from .compare import evaluate_samples, plot_protection_quality, sweep
+from .evaluation import permutation_test
 from .attacks import attack_section, mia_table, sampler_eps
 from .models import DEMO_DATA, SHIPPED, asset_dir, choose_models, load_models, load_quality_classifier, load_shipped_denoiser, retrain_shipped
 from .ddim import check_sampling_args

@@ -16,7 +16,7 @@ from .classifier import GUIDANCE_NET, count_parameters
 from .training import TrainConfig, train_classifier
 from .guidance import SETTINGS, check_guidance_args
 from .sampler import CPSamplePipeline
-from .evaluation import evaluate_samples
+from .compare import evaluate_samples
 from .models import load_model, load_model_images, model_shape
 from .experiments import draw_samples, load_samples, save_samples
 

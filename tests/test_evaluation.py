@@ -13,9 +13,8 @@ from PIL import Image
 
 from cpsample_nb.data import load_faces, load_nonfaces, pixel_features
 from cpsample_nb.attacks import membership_inference, reconstruction_loss
-from cpsample_nb.evaluation import (
-    IMAGENET_MEAN, IMAGENET_STD, NNIndex, evaluate_samples, feature_fn, load_feature_model, permutation_test, sweep,
-)
+from cpsample_nb.compare import evaluate_samples, sweep
+from cpsample_nb.evaluation import IMAGENET_MEAN, IMAGENET_STD, NNIndex, feature_fn, load_feature_model, permutation_test
 from cpsample_nb.quality import FrechetDistance, GaussianStats, frechet_distance
 
 
