@@ -8,26 +8,22 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
 from scipy import stats
-from tqdm.auto import tqdm
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from .data import load_image_folder, nn_cosine, pixel_features, write_json
+from .data import pixel_features
 from .ddim import _eps_of, x0_hat
 from .evaluation import NNIndex, Result, bootstrap_interval
 from .guidance import no_weight_grads
-from .quality import _images, fmnist_features
+from .quality import _images
 
 # %% auto #0
-__all__ = ['ATTACK_KINDS', 'DEFAULT_T', 'SAMPLERS', 'THREAT', 'reconstruction_loss', 'ztest_one_tailed', 'MIAResult',
-           'membership_inference', 'Table', 'mia_table', 'tpr_at_fpr', 'AttackResult', 'attack_result', 'plot_roc',
-           'loss_attack', 'sampler_eps', 'ddim_jump', 'secmi_scores', 'secmi_attack', 'pia_scores', 'pia_attack',
-           'nn_membership_attack', 'run_attack', 'attack_section', 'load_attack_images', 'check_attack_args',
-           'attack_run', 'write_attack']
+__all__ = ['reconstruction_loss', 'ztest_one_tailed', 'MIAResult', 'membership_inference', 'Table', 'mia_table', 'tpr_at_fpr',
+           'AttackResult', 'attack_result', 'plot_roc', 'loss_attack', 'sampler_eps', 'ddim_jump', 'secmi_scores',
+           'secmi_attack', 'pia_scores', 'pia_attack', 'nn_membership_attack']
 
 # %% ../nbs/10_attacks.ipynb #440b5f19
 def reconstruction_loss(eps_fn: Callable,  # (x_t, t) -> predicted noise (a tensor, or an output with `.sample`)
@@ -314,185 +310,3 @@ def nn_membership_attack(released: torch.Tensor,  # (N, C, H, W) the released sa
     sm, sn = (index.query(x)[0][:, 0].float() for x in (members, nonmembers))
     return attack_result(name, sm, sn, n_boot=n_boot, seed=seed, seconds=time.perf_counter() - t0, attack='nn', released=len(released),
                          features=getattr(features, '__name__', type(features).__name__))
-
-# %% ../nbs/10_attacks.ipynb #fc21ad39
-ATTACK_KINDS = ('loss', 'secmi', 'pia', 'nn')  # white-box on an eps function (loss, secmi, pia) or sample-only (nn)
-DEFAULT_T = {'loss': 100, 'secmi': 100, 'pia': 200}  # each white-box attack's timestep (Algorithm 1: the demo's; SecMI's and PIA's papers)
-
-def run_attack(kind: str,  # one of ATTACK_KINDS
-               members: torch.Tensor,  # (n, C, H, W) protected images
-               nonmembers: torch.Tensor,  # (m, C, H, W) images never trained on
-               *, eps_fn: Callable | None = None,  # white-box kinds: the sampler's eps (`sampler_eps`)
-               scheduler=None,  # white-box kinds: the scheduler owning alphas_cumprod
-               released: torch.Tensor | None = None,  # 'nn': the released samples
-               features: Callable = pixel_features,  # 'nn': the feature space
-               t: int | None = None,  # white-box kinds: the timestep (default DEFAULT_T[kind])
-               name: str | None = None, n_boot: int = 500, seed: int = 0,
-              ) -> AttackResult:
-    "Run one attack of ATTACK_KINDS and return its `AttackResult`."
-    if kind not in ATTACK_KINDS: raise ValueError(f"unknown attack kind {kind!r}; allowed: {', '.join(ATTACK_KINDS)}")
-    kw = dict(name=name or kind, n_boot=n_boot, seed=seed)
-    if kind == 'nn':
-        if released is None: raise ValueError("the sample-only attack ('nn') needs the released samples")
-        return nn_membership_attack(released, members, nonmembers, features, **kw)
-    if eps_fn is None or scheduler is None: raise ValueError(f"the white-box attack {kind!r} needs eps_fn and scheduler")
-    fn = {'loss': loss_attack, 'secmi': secmi_attack, 'pia': pia_attack}[kind]
-    return fn(eps_fn, scheduler, members, nonmembers, DEFAULT_T[kind] if t is None else t, **kw)
-
-# %% ../nbs/10_attacks.ipynb #aef6792b
-def attack_section(unet,  # the denoiser the samplers use
-                   scheduler,  # its scheduler
-                   members: torch.Tensor,  # protected images (S)
-                   nonmembers: torch.Tensor,  # held-out images, never used to calibrate anything else
-                   guides: dict | None = None,  # sampler name -> guidance object (None: the plain eps); default {'ddim': None}
-                   released: dict | None = None,  # sampler name -> its released samples, for the sample-only attack
-                   kinds: tuple = ('loss', 'pia'),  # the white-box attacks to run (of 'loss', 'secmi', 'pia')
-                   n: int = 100,  # at most this many members and as many non-members (the first ones)
-                   n_boot: int = 200, seed: int = 0,
-                  ) -> dict:
-    "The demo's quick attack table: {sampler: {attack: AUC, TPR at 1% / 0.1% FPR, intervals, seconds}}, JSON-able."
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2: raise ValueError(f"n must be an integer of at least 2, got {n!r}")
-    bad = [k for k in kinds if k not in DEFAULT_T]
-    if bad: raise ValueError(f"kinds must be white-box attacks ({', '.join(DEFAULT_T)}), got {bad}")
-    mem, non = members[:n], nonmembers[:min(n, len(members))]
-    keep = ('auc', 'auc_ci', 'tpr_1', 'tpr_1_ci', 'tpr_01', 'tpr_01_ci', 'seconds', 'n_members', 'n_nonmembers')
-    out = {}
-    for name, guide in (guides or {'ddim': None}).items():
-        eps = sampler_eps(unet, scheduler, guide)
-        out[name] = {k: run_attack(k, mem, non, eps_fn=eps, scheduler=scheduler, n_boot=n_boot, seed=seed) for k in kinds}
-    for name, x in (released or {}).items():
-        out.setdefault(name, {})['nn'] = nn_membership_attack(x, mem, non, n_boot=n_boot, seed=seed)
-    brief = lambda r: {f: v for f, v in r.to_dict().items() if f in keep}
-    return {s: {k: brief(r) for k, r in v.items()} for s, v in out.items()}
-
-# %% ../nbs/10_attacks.ipynb #e3dbe132
-def load_attack_images(path,  # a .safetensors file with an `images` tensor, or a folder of PNG/JPEG images
-                       size: int,  # the model's image size (folders are resized to it)
-                       channels: int,  # the model's channels
-                       option: str = '--members',  # the option that named `path`, for errors
-                      ) -> torch.Tensor:
-    "Candidate or released images (N, C, size, size) in [-1, 1] from a safetensors file or an image folder."
-    p = Path(path)
-    if not p.exists(): raise FileNotFoundError(f"{option}: {p} does not exist")
-    if p.is_dir(): x = load_image_folder(p, size, channels)
-    elif p.suffix == '.safetensors':
-        from safetensors.torch import load_file
-        d = load_file(str(p))
-        if 'images' not in d: raise ValueError(f"{option}: {p} holds no 'images' tensor (it has {sorted(d)})")
-        x = d['images'].float()
-    else: raise ValueError(f"{option}: {p} is neither a .safetensors file nor a folder of images")
-    if x.ndim != 4 or tuple(x.shape[1:]) != (channels, size, size):
-        raise ValueError(f"{option}: the images are {tuple(x.shape[1:])}, the model takes ({channels}, {size}, {size})")
-    return x
-
-# %% ../nbs/10_attacks.ipynb #9256563b
-SAMPLERS = ('ddim', 'rejection', 'cpsample', 'amg')  # what `attack_command --sampler` attacks
-
-def _attack_guide(sampler, classifier, members, alpha, scale, tau, amg):
-    "The guidance object of `sampler` (None: the plain eps) for `attack_command`."
-    from cpsample_nb.guidance import AMGGuidance, CPGuidance
-    if sampler == 'cpsample':
-        if classifier is None: raise ValueError("--sampler cpsample needs --classifier (the random-label classifier)")
-        return CPGuidance(classifier, alpha, scale, tau, check_first=False, keep=False)
-    return AMGGuidance(members, *amg, keep=False) if sampler == 'amg' else None
-
-def _release(den, guide, sampler, n, steps, seed, threshold):
-    "n samples of `sampler` drawn batch by batch (batch i of 500 seeded with seed + i, as `cpsample sample`)."
-    from cpsample_nb.sampler import guided_ddim, plain_ddim, rejection_sample
-    u, s, out = den.unet, den.scheduler, []
-    for i in tqdm(range(0, n, 500), desc=f'{sampler} samples', leave=False, disable=None):
-        kw = dict(batch_size=min(500, n - i), num_inference_steps=steps, generator=torch.Generator().manual_seed(seed + i))
-        if sampler == 'rejection': out.append(rejection_sample(u, s, lambda x: nn_cosine(x, den.subset.images) > threshold, **kw).images)
-        else: out.append(plain_ddim(u, s, **kw) if guide is None else guided_ddim(u, s, guide, **kw))
-    return torch.cat(out).cpu()
-
-# %% ../nbs/10_attacks.ipynb #527a79fb
-def check_attack_args(kind: str,  # one of ATTACK_KINDS
-                      sampler: str = 'ddim',  # one of SAMPLERS
-                      features: str = 'pixels',  # 'pixels' or 'learned'
-                      amg: str = '0.95:10',  # AMG's THRESHOLD:SCALE
-                     ) -> tuple:
-    "Raise a clear error naming the option for a bad --kind, --sampler, --features or --amg (before any model loads); AMG's (threshold, scale)."
-    if kind not in ATTACK_KINDS: raise ValueError(f"--kind must be one of {', '.join(ATTACK_KINDS)}, got {kind!r}")
-    if sampler not in SAMPLERS: raise ValueError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    if features not in ('pixels', 'learned'): raise ValueError(f"--features must be pixels or learned, got {features!r}")
-    try: thr, scale = (float(v) for v in str(amg).split(':'))
-    except ValueError: raise ValueError(f"--amg must be THRESHOLD:SCALE, e.g. 0.95:10, got {amg!r}") from None
-    if not (-1 <= thr < 1 and scale >= 0): raise ValueError(f"--amg: THRESHOLD in [-1, 1), SCALE >= 0, got {amg!r}")
-    return thr, scale
-
-# %% ../nbs/10_attacks.ipynb #19caf7bd
-def _attack_sets(den, members, nonmembers, seed):
-    "Members and non-members of `attack_run` (files, or the model's subset and Fashion-MNIST test images)."
-    from cpsample_nb.data import load_fashion_mnist
-    C, H = den.unet.config.in_channels, den.unet.config.sample_size
-    mem = load_attack_images(members, H, C, '--members') if members else getattr(den.subset, 'images', None)
-    if mem is None: raise ValueError("--members is needed: the model's manifest names no protected subset that can be loaded here")
-    if nonmembers: return mem.cpu(), load_attack_images(nonmembers, H, C, '--nonmembers')
-    data = (getattr(den, 'manifest', None) or {}).get('data', {}).get('name')
-    if data != 'fashion': raise ValueError(f"--nonmembers is needed (held-out images) for a model trained on {data!r}")
-    test = load_fashion_mnist('test', H)[0]
-    return mem.cpu(), test[torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:len(mem)]]
-
-# %% ../nbs/10_attacks.ipynb #07469b27
-def attack_run(kind: str = 'pia',  # the attack: loss (Algorithm 1), secmi, pia (white-box) or nn (sample-only)
-               den=None,  # the denoiser: a `Denoiser` (unet, scheduler, manifest, subset), e.g. from `models.load_models`
-               classifier=None,  # the random-label classifier: needed for --sampler cpsample
-               sampler: str = 'ddim',  # the sampler attacked (one of SAMPLERS): its eps (white-box) or its samples (nn)
-               alpha: float | None = None,  # CPSample's tolerance (default: guidance.SETTINGS for the model's data, else 'paper')
-               scale: float | None = None,  # CPSample's guidance scale (default: as alpha)
-               amg: str = '0.95:10',  # AMG's THRESHOLD:SCALE (--sampler amg)
-               members: str | None = None,  # members: .safetensors (key images) or image folder (default: the model's protected subset)
-               nonmembers: str | None = None,  # non-members, as --members (default for Fashion-MNIST models: as many test images)
-               released: str | None = None,  # nn: the released samples (.safetensors or folder); default: draw --n-released
-               n_released: int = 2000,  # nn: samples to draw when --released is not given
-               steps: int = 50,  # DDIM steps of drawn samples
-               t: int | None = None,  # white-box: the attack's timestep (default: loss 100, secmi 100, pia 200)
-               features: str = 'pixels',  # nn: 'pixels', or 'learned' (the features of `quality`)
-               quality=None,  # nn with learned features: the Fashion-MNIST quality classifier (`models.load_quality_classifier()[0]`)
-               out: str = 'attack',  # output folder: results.json, report.md, roc.png
-               seed: int = 0,  # seeds the non-member draw, the samples and the bootstrap
-               boot: int = 500,  # bootstrap resamples
-              ) -> dict:
-    "One membership attack on a loaded model and a sampler setting; writes results.json, report.md and roc.png to `out`."
-    from cpsample_nb.guidance import SETTINGS
-    amg = check_attack_args(kind, sampler, features, amg)
-    if features == 'learned' and kind == 'nn' and quality is None: raise ValueError("--features learned needs the quality classifier")
-    if den is None or not hasattr(den, 'unet'): raise ValueError("--model: attack_run needs a loaded denoiser (models.load_models)")
-    mem, non = _attack_sets(den, members, nonmembers, seed)
-    data = (getattr(den, 'manifest', None) or {}).get('data', {}).get('name')
-    cp = SETTINGS.get(data, SETTINGS['paper']) | {k: v for k, v in (('alpha', alpha), ('scale', scale)) if v is not None}
-    guide = _attack_guide(sampler, classifier, mem, cp['alpha'], cp['scale'], cp['tau'], amg)
-    label = {'ddim': 'plain DDIM', 'rejection': 'rejection sampling', 'cpsample': f"CPSample a={cp['alpha']:g} s={cp['scale']:g}",
-             'amg': f'AMG thr={amg[0]:g} s={amg[1]:g}'}[sampler]
-    if kind == 'nn':
-        C, H = den.unet.config.in_channels, den.unet.config.sample_size
-        thr = (den.manifest or {}).get('data', {}).get('threshold', 0.95)
-        x = load_attack_images(released, H, C, '--released') if released else _release(den, guide, sampler, n_released, steps, seed, thr)
-        feat = pixel_features if features == 'pixels' else fmnist_features(quality)
-        r = run_attack('nn', mem, non, released=x, features=feat, name=f'{kind}, {label}', n_boot=boot, seed=seed)
-    else: r = run_attack(kind, mem, non, eps_fn=sampler_eps(den.unet, den.scheduler, guide), scheduler=den.scheduler, t=t,
-                         name=f'{kind}, {label}', n_boot=boot, seed=seed)
-    return write_attack(out, r, {'kind': kind, 'sampler': sampler, 'sampler_label': label, 'data': data, 'members': len(mem), 'nonmembers': len(non),
-                                 **({'alpha': cp['alpha'], 'scale': cp['scale']} if sampler == 'cpsample' else {}),
-                                 **({'features': features, 'released': r.details['released']} if kind == 'nn' else {'t': r.details['t']}), 'seed': seed})
-
-# %% ../nbs/10_attacks.ipynb #d69dd8ba
-THREAT = {'loss': "white-box: queries the sampler's eps at chosen (x_t, t) (Algorithm 1)",
-          'secmi': "white-box: queries the sampler's eps (SecMI's DDIM round trip)", 'pia': "white-box: queries the sampler's eps (PIA)",
-          'nn': 'sample-only: sees the released samples, no queries'}
-
-def write_attack(out,  # output folder (created)
-                 result: AttackResult,  # the attack's result
-                 settings: dict,  # what was attacked and how (recorded in results.json and report.md)
-                ) -> dict:
-    "Write results.json, report.md and roc.png for one attack to `out`; returns the results dict."
-    import matplotlib.pyplot as plt
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    res = {'settings': settings, 'threat_model': THREAT.get(settings.get('kind'), ''), 'result': result.to_dict()}
-    write_json(out / 'results.json', res)
-    ax = plot_roc([result], title=result.name); ax.figure.savefig(out / 'roc.png', dpi=90, bbox_inches='tight'); plt.close(ax.figure)
-    s = ', '.join(f'{k} {v}' for k, v in settings.items())
-    (out / 'report.md').write_text(f"# Membership attack: {result.name}\n\n{s}\n\nThreat model: {res['threat_model']}.\n\n"
-                                   f"{result._repr_markdown_()}\n\nTime: {result.seconds:.1f} s. ROC curve: [roc.png](roc.png).\n")
-    return res

@@ -26,7 +26,8 @@ from .denoiser import training_images
 from .quality import FrechetDistance, classifier_confidence, fd_fmnist_classifier, fmnist_features
 from .compare import evaluate_samples, plot_protection_quality, sweep
 from .evaluation import permutation_test
-from .attacks import attack_section, mia_table, sampler_eps
+from .attack_runner import attack_section
+from .attacks import mia_table, sampler_eps
 from .models import DEMO_DATA, SHIPPED, asset_dir, choose_models, load_models, load_quality_classifier, load_shipped_denoiser, retrain_shipped
 from .ddim import check_sampling_args
 from .guidance import SETTINGS, CPGuidance, check_guidance_args, classifier_gate, gate_report

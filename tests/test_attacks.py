@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from cpsample_nb.attacks import attack_run, load_attack_images
+from cpsample_nb.attack_runner import attack_run, load_attack_images
 from cpsample_nb.models import load_models
 
 
