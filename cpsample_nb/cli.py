@@ -172,7 +172,7 @@ COMMANDS = {
     'attack': ('a membership or extraction attack on a model and its sampler: --kind loss|secmi|pia|nn|side (then --help lists its options)',
                add_attack, run_attack),
     'attack-side': ('run the SIDE extraction attack against a denoiser and its CPSample sampler (the older form of attack --kind side)',
-                    _lazy('side', 'add_attack_side_args'), _lazy('side', 'run_attack_side')),
+                    _lazy('side_attack', 'add_attack_side_args'), _lazy('side_attack', 'run_attack_side')),
     'train-t2i': ('train the mini text-to-image model on captioned Fashion-MNIST with memorised cases',
                   _lazy('text2image', 'add_train_t2i_args'), _lazy('text2image', 'run_train_t2i')),
     'train-latent-classifier': ("train latent CPSample's random-label classifier on a text-to-image model's VAE latents",

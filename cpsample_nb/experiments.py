@@ -33,7 +33,7 @@ from .ddim import check_sampling_args
 from .guidance import SETTINGS, CPGuidance, check_guidance_args, classifier_gate, gate_report
 from .sampler import cpsample, plain_ddim, rejection_sample
 from .perf import measure_overhead
-from .side import QUICK_SIDE, SideConfig, side_section
+from .side_attack import QUICK_SIDE, SideConfig, side_section
 from diffusers import DDIMScheduler
 
 # %% auto #0

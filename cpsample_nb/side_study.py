@@ -17,7 +17,8 @@ from .quality import FrechetDistance
 from .evaluation import format_table
 from .models import asset_dir
 from .guidance import SETTINGS
-from .side import FACE_BANDS, SideConfig, Target, _classifier_subset, attack, bands_from_edges, similarity_matrix, ums
+from .side import FACE_BANDS, Target, bands_from_edges, similarity_matrix, ums
+from .side_attack import SideConfig, _classifier_subset, attack
 
 # %% auto #0
 __all__ = ['side_setup', 'fisher_greater', 'score_arm', 'study_tables', 'study_tests', 'plot_side_study', 'side_study',
@@ -149,6 +150,27 @@ def plot_side_study(rows: list,  # `study_tables` rows
     if path is not None: fig.savefig(path, dpi=90); plt.close(fig)
     return fig
 
+# %% ../nbs/14b_side_study.ipynb #d63ee6bb
+def _seed_runs(su: dict, cfg: SideConfig, out: Path, device, log: Callable) -> dict:
+    "One seed: `attack` with `cfg` against every target of `side_setup`'s `su`, stages under out/<target>; name -> SideRun."
+    return {t.name: attack(t, su['train'], cfg, features=su['features'], quality=su['quality'].fid, quality_name=su['quality'].name,
+                           out=out / t.name, device=device, log=log) for t in su['targets']}
+
+def _study_record(model, classifier, su: dict, bands: dict, runs: dict, rows: list, n_per_arm: int, seeds) -> dict:
+    "What side_study.json records: the setup, per seed and target the surrogate, accuracies and times, the rows and the tests."
+    per = lambda f: {f"{sd} {t}": f(r) for sd, rs in runs.items() for t, r in rs.items()}
+    return {'model': model, 'data': su['data'], 'classifier': classifier, 'targets': [t.describe() for t in su['targets']],
+            'bands': {b: list(v) for b, v in bands.items()}, 'n_per_arm': n_per_arm, 'seeds': list(seeds), 'features': getattr(su['features'], '__name__', ''),
+            'similarity': 'pixel cosine', 'quality': su['quality'].name, 'surrogate': per(lambda r: r.surrogate),
+            'classifiers': per(lambda r: r.classifiers), 'rows': rows, 'tests': study_tests(rows, list(bands)), 'seconds': per(lambda r: r.seconds)}
+
+def _write_study(out: Path, model: str, res: dict):
+    "side_study.json, side_study.md (the rows and the tests) and side_study.png in `out`."
+    write_json(out / 'side_study.json', res)
+    fmt = lambda rs: format_table([{k: (f"[{v[0]:.3f}, {v[1]:.3f}]" if isinstance(v, list) else v) for k, v in r.items()} for r in rs], markdown=True)
+    (out / 'side_study.md').write_text(f"# SIDE study: {model}\n\n## AMS / UMS per band\n\n{fmt(res['rows'])}\n\n## One-sided Fisher tests\n\n{fmt(res['tests'])}\n")
+    plot_side_study(res['rows'], list(res['bands']), out / 'side_study.png')
+
 # %% ../nbs/14b_side_study.ipynb #b6b9a1cd
 def side_study(model: str = 'fashion',  # 'faces', 'fashion' (shipped denoisers) or a train-denoiser model folder
                classifier: str | None = 'shipped',  # CPSample's classifier: 'shipped' (the data's), a train-classifier folder, or None (unprotected only)
@@ -171,23 +193,14 @@ def side_study(model: str = 'fashion',  # 'faces', 'fashion' (shipped denoisers)
     "SIDE per seed against a model and its CPSample sampler; pooled and per-seed AMS/UMS per band with intervals, Fisher tests; writes out/side_study.*."
     su, out, t0 = side_setup(model, classifier, alpha, scale, device), Path(out), time.perf_counter()
     bands = bands_from_edges(su['bands'])
-    runs = {}
-    for sd in seeds:
-        cfg = SideConfig(n_syn=n_syn, k=k, tau=tau, n_g=n_per_arm, lambdas=tuple(lambdas), cond_lambdas=tuple(cond_lambdas), steps=steps,
-                         clf_steps=clf_steps, batch_size=batch_size, seed=int(sd), bands=tuple(su['bands']))
-        runs[sd] = {t.name: attack(t, su['train'], cfg, features=su['features'], quality=su['quality'].fid, quality_name=su['quality'].name,
-                                   out=out / f"seed{sd}" / t.name, device=device, log=log) for t in su['targets']}
+    cfg = lambda sd: SideConfig(n_syn=n_syn, k=k, tau=tau, n_g=n_per_arm, lambdas=tuple(lambdas), cond_lambdas=tuple(cond_lambdas), steps=steps,
+                                clf_steps=clf_steps, batch_size=batch_size, seed=int(sd), bands=tuple(su['bands']))
+    runs = {sd: _seed_runs(su, cfg(sd), out / f"seed{sd}", device, log) for sd in seeds}
     rows = study_tables(runs, su['train'], bands)
-    res = {'model': model, 'data': su['data'], 'classifier': classifier, 'targets': [t.describe() for t in su['targets']],
-           'bands': {b: list(v) for b, v in bands.items()}, 'n_per_arm': n_per_arm, 'seeds': list(seeds), 'features': getattr(su['features'], '__name__', ''),
-           'similarity': 'pixel cosine', 'quality': su['quality'].name, 'surrogate': {f"{sd} {t}": r.surrogate for sd, rs in runs.items() for t, r in rs.items()},
-           'classifiers': {f"{sd} {t}": r.classifiers for sd, rs in runs.items() for t, r in rs.items()}, 'rows': rows, 'tests': study_tests(rows, list(bands)),
-           'seconds': {f"{sd} {t}": r.seconds for sd, rs in runs.items() for t, r in rs.items()}, 'wall_s': time.perf_counter() - t0}
-    write_json(out / 'side_study.json', res)
-    fmt = lambda rs: format_table([{k: (f"[{v[0]:.3f}, {v[1]:.3f}]" if isinstance(v, list) else v) for k, v in r.items()} for r in rs], markdown=True)
-    (out / 'side_study.md').write_text(f"# SIDE study: {model}\n\n## AMS / UMS per band\n\n{fmt(rows)}\n\n## One-sided Fisher tests\n\n{fmt(res['tests'])}\n")
-    plot_side_study(rows, list(bands), out / 'side_study.png')
+    res = _study_record(model, classifier, su, bands, runs, rows, n_per_arm, seeds) | {'wall_s': time.perf_counter() - t0}
+    _write_study(out, model, res)
     return res
+
 
 # %% ../nbs/14b_side_study.ipynb #9b46d780
 def side_command(model: str = 'fashion',  # 'faces', 'fashion' (shipped denoisers) or a train-denoiser model folder
