@@ -34,18 +34,9 @@ def _md_table(rows: list) -> str:
 
 def _cp_name(alpha: float) -> str: return f'cpsample a={alpha:g}'
 
-# %% ../nbs/12_perf.ipynb #ea4174d0
-@dataclass
-class OverheadResult:
-    "Seconds per image of plain DDIM ('ddim') and CPSample ('cpsample a=...'), one entry per interleaved round."
-    batch_size: int  # images per sampling call
-    num_inference_steps: int  # DDIM steps
-    device: str  # where the runs ran
-    wall: dict  # method -> wall seconds per image (time.perf_counter), one per round, in round order
-    cpu: dict  # method -> this process's CPU seconds per image (time.process_time), one per round
-    fired: dict  # CPSample method -> share of (sample, step) pairs where the rule fired
-    machine: str = ''  # what ran them (`machine_description`): ratios differ between processors, not only between loads
-
+# %% ../nbs/12_perf.ipynb #ead4710d
+class _Rounds:
+    "Reading `OverheadResult`'s rounds (its `wall`, `cpu` and `fired`): seconds per image, ratios to plain DDIM, fired shares."
     @property
     def repeats(self) -> int: return len(self.wall['ddim'])
 
@@ -73,6 +64,18 @@ class OverheadResult:
     def fired_at(self, alpha: float) -> float:
         "Share of (sample, step) pairs where the rule fired in CPSample's runs at `alpha`."
         return self.fired[_cp_name(alpha)]
+
+# %% ../nbs/12_perf.ipynb #ea4174d0
+@dataclass
+class OverheadResult(_Rounds):
+    "Seconds per image of plain DDIM ('ddim') and CPSample ('cpsample a=...'), one entry per interleaved round."
+    batch_size: int  # images per sampling call
+    num_inference_steps: int  # DDIM steps
+    device: str  # where the runs ran
+    wall: dict  # method -> wall seconds per image (time.perf_counter), one per round, in round order
+    cpu: dict  # method -> this process's CPU seconds per image (time.process_time), one per round
+    fired: dict  # CPSample method -> share of (sample, step) pairs where the rule fired
+    machine: str = ''  # what ran them (`machine_description`): ratios differ between processors, not only between loads
 
     def row(self, method: str) -> dict:
         "Seconds per image and ratio to plain DDIM (median, min, max over the rounds), CPU-time ratio, fired share."
@@ -143,6 +146,15 @@ def machine_description(device=None) -> str:
     if device.type == 'cuda': return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}), torch {torch.__version__}"
     return f"{_cpu_model()} ({torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} thread(s), torch {torch.__version__}"
 
+# %% ../nbs/12_perf.ipynb #51362118
+def _check_overhead_args(scheduler, batch_size, num_inference_steps, alphas, scale, tau, repeats, warmup):
+    "Raise a clear error for a bad argument of `measure_overhead`, before anything is timed."
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1: raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0: raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+    if not len(alphas): raise ValueError("alphas is empty: give at least one CPSample tolerance to time")
+    check_sampling_args(scheduler, batch_size=batch_size, num_inference_steps=num_inference_steps)
+    for a in alphas: check_guidance_args(a, scale, tau)
+
 # %% ../nbs/12_perf.ipynb #5e5ac10c
 def measure_overhead(unet,  # denoiser, as for `cpsample`
                      scheduler,  # diffusers scheduler
@@ -160,11 +172,7 @@ def measure_overhead(unet,  # denoiser, as for `cpsample`
                      sample_shape: tuple | None = None,  # (C, H, W) for a unet without a config
                     ) -> OverheadResult:
     "Time plain DDIM and CPSample at each alpha from the same noise: warm-up, then `repeats` interleaved rounds in rotating order."
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1: raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0: raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
-    if not len(alphas): raise ValueError("alphas is empty: give at least one CPSample tolerance to time")
-    check_sampling_args(scheduler, batch_size=batch_size, num_inference_steps=num_inference_steps)
-    for a in alphas: check_guidance_args(a, scale, tau)
+    _check_overhead_args(scheduler, batch_size, num_inference_steps, alphas, scale, tau, repeats, warmup)
     device = torch.device(device) if device is not None else _model_attr(unet, 'device', torch.device('cpu'))
     dtype, shape = _model_dtype(unet, torch.float32), _image_shape(unet, sample_shape)
     dry_run(unet, classifier, shape, scheduler.config.num_train_timesteps - 1, device=device, dtype=dtype)
