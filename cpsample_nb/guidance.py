@@ -105,6 +105,19 @@ def small_batch_convs(n: int, device) -> bool:
     try: yield True
     finally: torch.backends.mkldnn.set_flags(_enabled=True, _fp32_precision=None)
 
+# %% ../nbs/05_guidance.ipynb #877a653f
+def _fired_grad(classifier, x: torch.Tensor, t, target: torch.Tensor, tau: float, dtype) -> torch.Tensor:
+    "`cp_guidance`'s second pass: grad_x log(tau + p(target | x_t)) from a forward with a graph over the firing samples only (zero elsewhere)."
+    idx = (target >= 0).nonzero()[:, 0]
+    with torch.enable_grad(), small_batch_convs(len(idx), x.device):
+        xs = x[idx].detach().to(dtype).requires_grad_(True)
+        sub = classifier(xs, torch.full((len(idx),), int(t), device=x.device, dtype=torch.long))
+        _check_logits(sub, len(idx))
+        g = _grad_of(log_prob_tau(class_probs(sub), target[idx], tau), torch.ones(len(idx), dtype=torch.bool, device=x.device), xs)
+    grad = torch.zeros(x.shape, device=x.device)
+    grad[idx] = g
+    return grad
+
 # %% ../nbs/05_guidance.ipynb #b3acd57c
 def cp_guidance(classifier,  # callable (x_t, t) -> (N, 2) logits
                 x: torch.Tensor,  # (N, C, H, W) current samples x_t
@@ -130,15 +143,7 @@ def cp_guidance(classifier,  # callable (x_t, t) -> (N, 2) logits
         fired = target >= 0
         if not (with_grad and bool(fired.any())): return Guidance(probs.detach(), target)
         if graph: return Guidance(probs.detach(), target, _grad_of(log_prob_tau(probs, target, tau), fired, xin))
-    idx = fired.nonzero()[:, 0]
-    with torch.enable_grad(), small_batch_convs(len(idx), x.device):
-        xs = x[idx].detach().to(dtype).requires_grad_(True)
-        sub = classifier(xs, ts(len(idx)))
-        _check_logits(sub, len(idx))
-        g = _grad_of(log_prob_tau(class_probs(sub), target[idx], tau), torch.ones(len(idx), dtype=torch.bool, device=x.device), xs)
-    grad = torch.zeros(x.shape, device=x.device)
-    grad[idx] = g
-    return Guidance(probs.detach(), target, grad)
+    return Guidance(probs.detach(), target, _fired_grad(classifier, x, t, target, tau, dtype))
 
 # %% ../nbs/05_guidance.ipynb #17617c1f
 def wants_check(previous: Guidance | None,  # the guidance of the step before (None at the first step)
@@ -281,13 +286,14 @@ def x0_bound_gate(protected: torch.Tensor,  # the protected images S (n, C, H, W
     "The bound: cosine of the step's x0_hat to its nearest image of S (a gate that keeps S at sampling time)."
     return lambda x, t, x0_hat: nn_cosine(x0_hat.clamp(-1, 1), protected.to(x0_hat.device))
 
-# %% ../nbs/05_guidance.ipynb #43067b45
+# %% ../nbs/05_guidance.ipynb #8c7bb1a7
 def _auc(labels: torch.Tensor, scores: torch.Tensor) -> float:
     "ROC AUC of `scores` for boolean `labels` (ties count half); NaN when one class is empty."
     pos, neg = scores[labels].double(), scores[~labels].double()
     if len(pos) == 0 or len(neg) == 0: return float('nan')
     return ((pos[:, None] > neg[None]).double().mean() + 0.5 * (pos[:, None] == neg[None]).double().mean()).item()
 
+# %% ../nbs/05_guidance.ipynb #43067b45
 @dataclass
 class GateReport:
     "Per step: the AUC of a gate's score and of the x0_hat bound for 'this trajectory ends as a copy'; firing shares at alpha."
@@ -315,6 +321,18 @@ class GateReport:
         ax.invert_xaxis(); ax.legend(); ax.set_title(title or f"{self.copies}/{self.n} copies; fires on {self.fired_copies:.0%} of copies, {self.fired_novel:.0%} of novel (alpha {self.alpha:g})", fontsize=9)
         return ax
 
+# %% ../nbs/05_guidance.ipynb #3c0c8faf
+def _scored_batch(unet, ddim, gate, bound, x: torch.Tensor) -> tuple:
+    "One batch of plain DDIM trajectories from x_T = `x`: (gate scores (N, steps), bound scores (N, steps), final images), on the CPU."
+    s, b = [], []
+    def eps_fn(x, t):
+        with torch.no_grad(): eps = _eps_of(unet, x, t)
+        x0 = x0_hat(x, eps, ddim.alphas_cumprod[int(t)].item())
+        s.append(gate(x, t, x0).float().cpu()); b.append(bound(x, t, x0).float().cpu())
+        return eps
+    with torch.no_grad(): final = ddim_loop(ddim, x, eps_fn).clamp(-1, 1).cpu()
+    return torch.stack(s, 1), torch.stack(b, 1), final
+
 # %% ../nbs/05_guidance.ipynb #451bd09a
 def gate_report(unet,  # denoiser (diffusers UNet2DModel or callable (x_t, t) -> eps)
                 scheduler,  # its diffusers scheduler (the config builds the DDIM sampler)
@@ -330,20 +348,10 @@ def gate_report(unet,  # denoiser (diffusers UNet2DModel or callable (x_t, t) ->
     if isinstance(n, bool) or not isinstance(n, int) or n < 2: raise ValueError(f"n must be an integer of at least 2 trajectories, got {n!r}")
     ddim = DDIMScheduler.from_config(scheduler.config); ddim.set_timesteps(num_inference_steps)
     bound, shape, dev = x0_bound_gate(protected), sample_shape(unet), _model_attr(unet, 'device', torch.device('cpu'))
-    S, B, F_ = [], [], []
-    for i in (progress or iter)(range(0, n, batch_size)):
-        s, b = [], []
-        def eps_fn(x, t):
-            with torch.no_grad(): eps = _eps_of(unet, x, t)
-            abar = ddim.alphas_cumprod[int(t)].item()
-            x0 = x0_hat(x, eps, abar)
-            s.append(gate(x, t, x0).float().cpu()); b.append(bound(x, t, x0).float().cpu())
-            return eps
-        x = randn_tensor((min(batch_size, n - i), *shape), generator=torch.Generator().manual_seed(seed + i)).to(dev)
-        with torch.no_grad(): F_.append(ddim_loop(ddim, x, eps_fn).clamp(-1, 1).cpu())
-        S.append(torch.stack(s, 1)); B.append(torch.stack(b, 1))
-    S, B = torch.cat(S), torch.cat(B)
-    copy = nn_cosine(torch.cat(F_), protected.cpu()) > threshold
+    runs = [_scored_batch(unet, ddim, gate, bound, randn_tensor((min(batch_size, n - i), *shape), generator=torch.Generator().manual_seed(seed + i)).to(dev))
+            for i in (progress or iter)(range(0, n, batch_size))]
+    S, B, final = (torch.cat(v) for v in zip(*runs))
+    copy = nn_cosine(final, protected.cpu()) > threshold
     fired = ((1 - S) < alpha).any(1)
     share = lambda m: fired[m].float().mean().item() if m.any() else float('nan')
     return GateReport(ddim.timesteps.tolist(), [_auc(copy, S[:, k]) for k in range(S.shape[1])], [_auc(copy, B[:, k]) for k in range(B.shape[1])],
@@ -394,6 +402,23 @@ class X0Guidance(CPGuidance):
 
     def settings(self) -> dict: return {**super().settings(), 'read': 'x0_hat', 't_read': self.t_read}
 
+# %% ../nbs/05_guidance.ipynb #49f61a13
+def _check_protected(protected):
+    "Raise a clear error unless `protected` is a non-empty (n, C, H, W) tensor."
+    if not torch.is_tensor(protected) or protected.ndim != 4 or len(protected) == 0:
+        raise ValueError(f"protected must be a non-empty (n, C, H, W) tensor, got {getattr(protected, 'shape', type(protected).__name__)}")
+
+def _similarity_grad(index, S: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, abar: float, threshold: float, with_grad: bool) -> tuple:
+    "AMG's pieces at x_t: (pixel cosine of x0_hat to its nearest image of S, the samples above `threshold`, grad_x_t of their cosine through x0_hat)."
+    with torch.enable_grad():
+        x0 = x0_hat(x.detach().float(), eps.detach().float(), abar).requires_grad_(True)
+        f = pixel_features(x0)
+        nn_idx = torch.as_tensor(index.search(f.detach().cpu().numpy(), 1)[1][:, 0], device=x.device)
+        sim = (f * S.to(x.device)[nn_idx]).sum(1)
+        push = sim.detach() > threshold
+        grad = torch.autograd.grad(sim[push].sum(), x0)[0] / math.sqrt(abar) if bool(push.any()) and with_grad else torch.zeros_like(x0)
+    return sim, push, grad
+
 # %% ../nbs/05_guidance.ipynb #995e8281
 class AMGGuidance:
     "AMG's dissimilarity guidance (Chen et al. 2024) with the protected set S at sampling time: `guide(eps, x_t, t, abar_t)` is eps_hat."
@@ -402,25 +427,17 @@ class AMGGuidance:
                  scale: float = 1.0,  # guidance scale s >= 0
                  keep: bool = True):  # keep each step's similarities in `steps`
         import faiss
-        if not torch.is_tensor(protected) or protected.ndim != 4 or len(protected) == 0:
-            raise ValueError(f"protected must be a non-empty (n, C, H, W) tensor, got {getattr(protected, 'shape', type(protected).__name__)}")
+        _check_protected(protected)
         if not -1 <= _real('threshold', threshold) < 1: raise ValueError(f"threshold must be a cosine in [-1, 1), got {threshold}")
         check_guidance_args(scale=scale)
         self.S = pixel_features(protected).float()
         self.index = faiss.IndexFlatIP(self.S.shape[1]); self.index.add(self.S.numpy())
-        self.threshold, self.scale, self.keep, self.steps, self.last = float(threshold), float(scale), keep, [], None
-        self.classifier = None  # nothing to freeze
+        self.threshold, self.scale, self.keep, self.steps, self.last, self.classifier = float(threshold), float(scale), keep, [], None, None  # no classifier to freeze
 
     def __call__(self, eps: torch.Tensor, x: torch.Tensor, t, abar_t: float) -> torch.Tensor:
         "eps_hat: eps pushed, for the samples whose x0_hat is near S, along the gradient that lowers the similarity."
         abar = float(abar_t)
-        with torch.enable_grad():
-            x0 = x0_hat(x.detach().float(), eps.detach().float(), abar).requires_grad_(True)
-            f = pixel_features(x0)
-            nn_idx = torch.as_tensor(self.index.search(f.detach().cpu().numpy(), 1)[1][:, 0], device=x.device)
-            sim = (f * self.S.to(x.device)[nn_idx]).sum(1)
-            push = sim.detach() > self.threshold
-            grad = torch.autograd.grad(sim[push].sum(), x0)[0] / math.sqrt(abar) if bool(push.any()) and self.scale > 0 else torch.zeros_like(x0)
+        sim, push, grad = _similarity_grad(self.index, self.S, x, eps, abar, self.threshold, self.scale > 0)
         self.last = push if self.scale > 0 else None
         if self.keep: self.steps.append(sim.detach().cpu())
         hat = (eps.float() + self.scale * math.sqrt(1 - abar) * grad).to(eps.dtype)

@@ -136,6 +136,15 @@ def _loop(unet, ddim, x, guide,  # CPGuidance, AMGGuidance or None
     with no_weight_grads(getattr(guide, 'classifier', None)): x = ddim_loop(ddim, x, eps_fn, step, progress_bar=progress_bar)
     return x.clamp(-1, 1)
 
+# %% ../nbs/06_sampler.ipynb #f203b5d5
+def _check_cpsample(classifier, scheduler, batch_size, num_inference_steps, eta):
+    "`cpsample`'s checks before any work: a classifier, an eps-predicting scheduler, valid sampling arguments."
+    if classifier is None: raise TypeError("cpsample needs a classifier; use plain_ddim for unguided sampling")
+    pred = getattr(getattr(scheduler, 'config', None), 'prediction_type', 'epsilon')
+    if pred != 'epsilon': raise ValueError(f"CPSample guides the eps-prediction; the scheduler's prediction_type is {pred!r}, it must be 'epsilon'")
+    check_sampling_args(scheduler, batch_size=batch_size, num_inference_steps=num_inference_steps, eta=eta)
+
+# %% ../nbs/06_sampler.ipynb #5ce19cd3
 def cpsample(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
              scheduler,  # diffusers scheduler (DDIMScheduler; its config is used, it is not modified)
              classifier,  # callable (x_t, t) -> (N, 2) logits of the random labels
@@ -159,14 +168,10 @@ def cpsample(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
              dry_run: bool = True,  # check shapes with a one-sample forward first
             ):
     "CPSample (Sec. 3.1 with App. D's tau): DDIM steered toward the less likely random label wherever the classifier is confident."
-    if classifier is None: raise TypeError("cpsample needs a classifier; use plain_ddim for unguided sampling")
-    pred = getattr(getattr(scheduler, 'config', None), 'prediction_type', 'epsilon')
-    if pred != 'epsilon': raise ValueError(f"CPSample guides the eps-prediction; the scheduler's prediction_type is {pred!r}, it must be 'epsilon'")
-    check_sampling_args(scheduler, batch_size=batch_size, num_inference_steps=num_inference_steps, eta=eta)
+    _check_cpsample(classifier, scheduler, batch_size, num_inference_steps, eta)
     guide = CPGuidance(classifier, alpha, scale, tau)
-    ddim, x, cond = _prepare(unet, scheduler, classifier, batch_size=batch_size, num_inference_steps=num_inference_steps, generator=generator,
-                             x_T=x_T, sample_shape=sample_shape, class_labels=class_labels, guidance_scale=guidance_scale,
-                             null_class=null_class, device=device, dry=dry_run)
+    ddim, x, cond = _prepare(unet, scheduler, classifier, batch_size=batch_size, num_inference_steps=num_inference_steps, generator=generator, x_T=x_T,
+                             sample_shape=sample_shape, class_labels=class_labels, guidance_scale=guidance_scale, null_class=null_class, device=device, dry=dry_run)
     images = _loop(unet, ddim, x, guide, eta=eta, generator=generator, cond=cond, progress_bar=progress_bar or (lambda it: it),
                    use_clipped_model_output=use_clipped_model_output)
     return (images, _trace(ddim.timesteps, guide.steps, alpha)) if return_trace else images
