@@ -877,8 +877,8 @@ def run_sd_study(a, env):
     from cpsample_nb.data import heldout_threshold, load_fashion_mnist
     from cpsample_nb.evaluation import format_table
     from cpsample_nb.stable_diffusion import CPSampleSDPipeline, train_latent_classifier
-    from cpsample_nb.text2image import (captioned_fashion, case_study, class_caption, load_t2i, nonmember_images, protected_images,
-                                        shipped_t2i_folder)
+    from cpsample_nb.text2image import captioned_fashion, class_caption, load_t2i, shipped_t2i_folder
+    from cpsample_nb.t2i_study import case_study, nonmember_images, protected_images
     qual = Shipped.quality_classifier()
     folder = shipped_t2i_folder(); man = json.loads((folder / 'manifest.json').read_text())
     data = captioned_fashion(*load_fashion_mnist('train', 16), n=man['data']['n'], copies=man['data']['copies'], seed=man['data']['seed'])

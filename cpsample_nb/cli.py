@@ -174,11 +174,11 @@ COMMANDS = {
     'attack-side': ('run the SIDE extraction attack against a denoiser and its CPSample sampler (the older form of attack --kind side)',
                     _lazy('side_attack', 'add_attack_side_args'), _lazy('side_attack', 'run_attack_side')),
     'train-t2i': ('train the mini text-to-image model on captioned Fashion-MNIST with memorised cases',
-                  _lazy('text2image', 'add_train_t2i_args'), _lazy('text2image', 'run_train_t2i')),
+                  *command('t2i_commands', 'train_t2i_command')),
     'train-latent-classifier': ("train latent CPSample's random-label classifier on a text-to-image model's VAE latents",
-                                _lazy('text2image', 'add_train_latent_classifier_args'), _lazy('text2image', 'run_train_latent_classifier')),
+                                *command('t2i_commands', 'train_latent_classifier_command')),
     'sample-text': ('sample images per prompt from a text-to-image model, plain or with CPSample (--protect)',
-                    _lazy('text2image', 'add_sample_text_args'), _lazy('text2image', 'run_sample_text')),
+                    *command('t2i_commands', 'sample_text_command')),
 }
 
 # %% ../nbs/17_cli.ipynb #c13fae14

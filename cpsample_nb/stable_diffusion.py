@@ -80,6 +80,15 @@ class CPSampleSDPipeline(StableDiffusionPipeline):
         u, c = self.unet(torch.cat([z, z]), t, encoder_hidden_states=emb).sample.chunk(2)
         return u + guidance_scale * (c - u)
 
+    def _output(self, z, output_type: str, return_dict: bool, trace):
+        "Decode the final latents `z`; the images (and `trace` unless None) as `StableDiffusionPipeline` returns them."
+        image = self.vae.decode(z / self.vae.config.scaling_factor).sample
+        image = self.image_processor.postprocess(image, output_type=output_type, do_denormalize=[True] * len(image))
+        if not return_dict: return (image, trace) if trace is not None else (image,)
+        out = StableDiffusionPipelineOutput(images=image, nsfw_content_detected=None)
+        if trace is not None: out.trace = trace
+        return out
+
 # %% ../nbs/13_stable_diffusion.ipynb #fdf67d7a
 @torch.no_grad()
 def _sd_call(self, prompt, negative_prompt=None, guidance_scale: float = 7.5, alpha: float = SETTINGS['text2image']['alpha'],
@@ -103,13 +112,8 @@ def _sd_call(self, prompt, negative_prompt=None, guidance_scale: float = 7.5, al
         return eps if guide is None else guide(eps, z, t, self.scheduler.alphas_cumprod[int(t)].item())
     with no_weight_grads(self.classifier):
         z = ddim_loop(self.scheduler, z, eps_fn, eta=eta, generator=generator, progress_bar=self.progress_bar)
-    image = self.vae.decode(z / self.vae.config.scaling_factor).sample
-    image = self.image_processor.postprocess(image, output_type=output_type, do_denormalize=[True] * len(image))
     trace = _trace(self.scheduler.timesteps, guide.steps, alpha) if return_trace else None
-    if not return_dict: return (image, trace) if return_trace else (image,)
-    out = StableDiffusionPipelineOutput(images=image, nsfw_content_detected=None)
-    if return_trace: out.trace = trace
-    return out
+    return self._output(z, output_type, return_dict, trace)
 
 CPSampleSDPipeline.__call__ = _sd_call
 
