@@ -32,6 +32,7 @@ def _t2i_command_line(opts: dict) -> str:
 
 def _train_t2i_run(o: dict) -> dict:
     "Train and export the mini model with `train_t2i_command`'s arguments `o`."
+    if o['threads']: torch.set_num_threads(o['threads'])
     out = Path(o['out']); out.mkdir(parents=True, exist_ok=True)
     data = captioned_fashion(*load_fashion_mnist('train', o['size']), n=o['n'], copies=o['copies'], seed=o['data_seed'])
     tokenizer = build_clip_tokenizer(out / 'tokenizer', o['max_length'])
@@ -74,9 +75,7 @@ def train_t2i_command(out: str,  # run folder (tokenizer/, checkpoint/, model/)
                       quiet: bool = False,  # no progress bar
                      ) -> dict:
     "`cpsample train-t2i`: captioned Fashion-MNIST with the memorised cases, train (resumably), export to OUT/model."
-    o = dict(locals())
-    if threads: torch.set_num_threads(threads)
-    return _train_t2i_run(o)
+    return _train_t2i_run(dict(locals()))
 
 # %% ../nbs/13d_t2i_commands.ipynb #7f23d7f1
 def _sample_prompt(pipe, prompt: str, j: int, out: Path, n: int, seed: int, negative_prompt: str | None, trace: bool, **sampling) -> dict:
