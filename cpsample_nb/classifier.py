@@ -16,16 +16,15 @@ from diffusers import ConfigMixin, DDPMScheduler, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 from diffusers.models.unets.unet_2d_blocks import UNetMidBlock2D, get_down_block
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['BACKBONES', 'MLP_TIME_DIM', 'GUIDANCE_NET', 'BANDS', 'TimeClassifier', 'count_parameters', 'random_labels',
            'check_labels', 'check_images', 'MemorisationReport', 'p_true', 'memorisation_report', 'nonmember_ce',
-           'parse_bands', 'bands_met', 'LinearProbe', 'CountedClassifier', 'posterior_weights', 'bayes_ce',
-           'ce_per_timestep', 'commitment', 'open_range']
+           'parse_bands', 'bands_met', 'LinearProbe', 'CountedClassifier']
 
 # %% ../nbs/03_classifier.ipynb #121955d7
 BACKBONES = ('conv', 'mlp')  # the network families TimeClassifier builds
-MLP_TIME_DIM = 64  # the 'mlp' backbone's sinusoidal time features (embedded to twice this)
 
 class TimeClassifier(ModelMixin, ConfigMixin):
     """Time-conditioned classifier p(y | x_t, t): a U-Net encoder from diffusers blocks, pooled to `num_classes` logits
@@ -52,95 +51,114 @@ class TimeClassifier(ModelMixin, ConfigMixin):
         if int(num_classes) < 2: raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         if backbone not in BACKBONES: raise ValueError(f"backbone must be one of {', '.join(map(repr, BACKBONES))}, got {backbone!r}")
         if backbone == 'mlp': return self._build_mlp(int(in_channels) * int(sample_size) ** 2, int(num_classes), int(mlp_width), int(mlp_layers))
-        chans = tuple(int(c) for c in block_out_channels)
-        if int(stem_stride) < 1: raise ValueError(f"stem_stride must be a positive integer, got {stem_stride}")
-        if int(mid_block_resnets) < 0: raise ValueError(f"mid_block_resnets must be an integer >= 0, got {mid_block_resnets}")
-        if mid_block_attention and int(mid_block_resnets) < 1: raise ValueError("mid_block_attention needs mid_block_resnets >= 1")
-        if not chans or any(c % norm_num_groups for c in chans):
-            raise ValueError(f"every width in block_out_channels={chans} must be a positive multiple of norm_num_groups={norm_num_groups}")
-        temb = chans[0] * 4
-        self.time_proj = Timesteps(chans[0], flip_sin_to_cos=True, downscale_freq_shift=0)
-        self.time_embedding = TimestepEmbedding(chans[0], temb)
-        self.conv_in = nn.Conv2d(in_channels, chans[0], kernel_size=3, stride=int(stem_stride), padding=1)
-        self.down_blocks = nn.ModuleList([
-            get_down_block('DownBlock2D', num_layers=layers_per_block, in_channels=chans[max(i - 1, 0)], out_channels=c,
-                           temb_channels=temb, add_downsample=i < len(chans) - 1, resnet_eps=1e-5, resnet_act_fn='silu',
-                           resnet_groups=norm_num_groups, attention_head_dim=c, downsample_padding=1, dropout=dropout)
-            for i, c in enumerate(chans)])
-        self.mid_block = None if int(mid_block_resnets) == 0 else UNetMidBlock2D(
-            in_channels=chans[-1], temb_channels=temb, dropout=dropout, resnet_eps=1e-5, resnet_act_fn='silu', resnet_groups=norm_num_groups,
-            add_attention=mid_block_attention, attention_head_dim=attention_head_dim, num_layers=int(mid_block_resnets) - 1)
-        self.norm_out = nn.GroupNorm(norm_num_groups, chans[-1], eps=1e-5)
-        self.act = nn.SiLU()
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Conv2d(chans[-1], num_classes, kernel_size=1)
+        self._build_conv(in_channels, num_classes, block_out_channels, layers_per_block, norm_num_groups, mid_block_attention,
+                         attention_head_dim, dropout, stem_stride, mid_block_resnets)
 
-    def _build_mlp(self, d: int, k: int, width: int, layers: int):
-        if width < 1 or layers < 1: raise ValueError(f"mlp_width and mlp_layers must be positive integers, got {width} and {layers}")
-        self.time_proj = Timesteps(MLP_TIME_DIM, flip_sin_to_cos=True, downscale_freq_shift=0)
-        self.time_embedding = TimestepEmbedding(MLP_TIME_DIM, 2 * MLP_TIME_DIM)
-        self.linears = nn.ModuleList([nn.Linear(d if i == 0 else width, width) for i in range(layers)])
-        self.norms = nn.ModuleList([nn.LayerNorm(width) for _ in range(layers)])  # per sample, like GroupNorm: no batch mixing
-        self.films = nn.ModuleList([nn.Linear(2 * MLP_TIME_DIM, 2 * width) for _ in range(layers)])  # scale and shift from t
-        self.head = nn.Linear(width, k)
+# %% ../nbs/03_classifier.ipynb #db52dc5e
+@patch
+def _build_conv(self: TimeClassifier, in_channels, num_classes, block_out_channels, layers_per_block, norm_num_groups,
+                mid_block_attention, attention_head_dim, dropout, stem_stride, mid_block_resnets):
+    "The conv backbone: diffusers down blocks and a middle block, GroupNorm, average pooling and a 1x1 head."
+    chans = tuple(int(c) for c in block_out_channels)
+    if int(stem_stride) < 1: raise ValueError(f"stem_stride must be a positive integer, got {stem_stride}")
+    if int(mid_block_resnets) < 0: raise ValueError(f"mid_block_resnets must be an integer >= 0, got {mid_block_resnets}")
+    if mid_block_attention and int(mid_block_resnets) < 1: raise ValueError("mid_block_attention needs mid_block_resnets >= 1")
+    if not chans or any(c % norm_num_groups for c in chans):
+        raise ValueError(f"every width in block_out_channels={chans} must be a positive multiple of norm_num_groups={norm_num_groups}")
+    temb = chans[0] * 4
+    self.time_proj = Timesteps(chans[0], flip_sin_to_cos=True, downscale_freq_shift=0)
+    self.time_embedding = TimestepEmbedding(chans[0], temb)
+    self.conv_in = nn.Conv2d(in_channels, chans[0], kernel_size=3, stride=int(stem_stride), padding=1)
+    self.down_blocks = nn.ModuleList([
+        get_down_block('DownBlock2D', num_layers=layers_per_block, in_channels=chans[max(i - 1, 0)], out_channels=c,
+                       temb_channels=temb, add_downsample=i < len(chans) - 1, resnet_eps=1e-5, resnet_act_fn='silu',
+                       resnet_groups=norm_num_groups, attention_head_dim=c, downsample_padding=1, dropout=dropout)
+        for i, c in enumerate(chans)])
+    self.mid_block = None if int(mid_block_resnets) == 0 else UNetMidBlock2D(
+        in_channels=chans[-1], temb_channels=temb, dropout=dropout, resnet_eps=1e-5, resnet_act_fn='silu', resnet_groups=norm_num_groups,
+        add_attention=mid_block_attention, attention_head_dim=attention_head_dim, num_layers=int(mid_block_resnets) - 1)
+    self.norm_out = nn.GroupNorm(norm_num_groups, chans[-1], eps=1e-5)
+    self.act = nn.SiLU()
+    self.pool = nn.AdaptiveAvgPool2d(1)
+    self.head = nn.Conv2d(chans[-1], num_classes, kernel_size=1)
 
-    def _time_emb(self, t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        "SiLU of the time embedding: one row, broadcast over the batch, when every t is equal."
-        tt = t[:1] if len(t) and bool((t == t[0]).all()) else t
-        return F.silu(self.time_embedding(self.time_proj(tt).to(dtype)))
+# %% ../nbs/03_classifier.ipynb #44945eb8
+MLP_TIME_DIM = 64  # the 'mlp' backbone's sinusoidal time features (embedded to twice this)
 
-    def _mlp_forward(self, sample: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        s = self.config.sample_size
-        if tuple(sample.shape[2:]) != (s, s):
-            raise ValueError(f"the 'mlp' backbone takes images of exactly {s}x{s} (its sample_size), got {tuple(sample.shape[2:])}")
-        emb = self._time_emb(t, sample.dtype)
-        h = sample.flatten(1)
-        for lin, norm, film in zip(self.linears, self.norms, self.films):
-            scale, shift = film(emb).chunk(2, dim=1)
-            h = F.silu(torch.addcmul(shift, norm(lin(h)), 1 + scale))
-        return self.head(h)
+@patch
+def _build_mlp(self: TimeClassifier, d: int, k: int, width: int, layers: int):
+    if width < 1 or layers < 1: raise ValueError(f"mlp_width and mlp_layers must be positive integers, got {width} and {layers}")
+    self.time_proj = Timesteps(MLP_TIME_DIM, flip_sin_to_cos=True, downscale_freq_shift=0)
+    self.time_embedding = TimestepEmbedding(MLP_TIME_DIM, 2 * MLP_TIME_DIM)
+    self.linears = nn.ModuleList([nn.Linear(d if i == 0 else width, width) for i in range(layers)])
+    self.norms = nn.ModuleList([nn.LayerNorm(width) for _ in range(layers)])  # per sample, like GroupNorm: no batch mixing
+    self.films = nn.ModuleList([nn.Linear(2 * MLP_TIME_DIM, 2 * width) for _ in range(layers)])  # scale and shift from t
+    self.head = nn.Linear(width, k)
 
-    def forward(self, sample: torch.Tensor, timestep) -> torch.Tensor:
-        "Logits (N, num_classes) for noisy images `sample` (N, C, H, W) at timesteps `timestep` (int, 0-d or (N,) tensor)."
-        if sample.ndim != 4 or sample.shape[1] != self.config.in_channels:
-            raise ValueError(f"expected images of shape (N, {self.config.in_channels}, H, W), got {tuple(sample.shape)}")
-        t = torch.as_tensor(timestep, device=sample.device)
-        if t.ndim == 0: t = t.expand(sample.shape[0])
-        if t.shape != (sample.shape[0],):
-            raise ValueError(f"timestep must be an int or have shape ({sample.shape[0]},), got shape {tuple(t.shape)}")
-        if self.config.backbone == 'mlp': return self._mlp_forward(sample, t)
-        if not torch.is_grad_enabled() and self.lean_ok: return self.lean_forward(sample, t)
-        emb = self.time_embedding(self.time_proj(t).to(sample.dtype))
-        h = self.conv_in(sample)
-        for block in self.down_blocks: h, _ = block(hidden_states=h, temb=emb)
-        if self.mid_block is not None: h = self.mid_block(h, emb)
-        return self.head(self.pool(self.act(self.norm_out(h)))).flatten(1)
+@patch
+def _time_emb(self: TimeClassifier, t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    "SiLU of the time embedding: one row, broadcast over the batch, when every t is equal."
+    tt = t[:1] if len(t) and bool((t == t[0]).all()) else t
+    return F.silu(self.time_embedding(self.time_proj(tt).to(dtype)))
 
-    @property
-    def lean_ok(self) -> bool:
-        "Whether `lean_forward` computes this network: the conv backbone, no middle attention, and no active dropout."
-        return (self.config.backbone == 'conv' and not self.config.mid_block_attention
-                and not (self.training and self.config.dropout > 0))
+@patch
+def _mlp_forward(self: TimeClassifier, sample: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    s = self.config.sample_size
+    if tuple(sample.shape[2:]) != (s, s):
+        raise ValueError(f"the 'mlp' backbone takes images of exactly {s}x{s} (its sample_size), got {tuple(sample.shape[2:])}")
+    emb = self._time_emb(t, sample.dtype)
+    h = sample.flatten(1)
+    for lin, norm, film in zip(self.linears, self.norms, self.films):
+        scale, shift = film(emb).chunk(2, dim=1)
+        h = F.silu(torch.addcmul(shift, norm(lin(h)), 1 + scale))
+    return self.head(h)
 
-    def lean_forward(self, sample: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """The same logits as the diffusers blocks give, for inference (no graph): the same modules, called directly,
-        with the time embedding computed once when every t is equal, and in-place sums and activations.
-        `forward` takes this path under `torch.no_grad()`; CPSample's per-step check is such a call (issue 13)."""
-        if torch.is_grad_enabled(): raise RuntimeError("lean_forward writes in place: call it under torch.no_grad() (forward does this itself)")
-        if not self.lean_ok: raise ValueError("lean_forward does not cover the 'mlp' backbone, middle-block attention or active dropout; use forward")
-        emb = self._time_emb(t, sample.dtype)  # every block applies SiLU before its projection
-        def resnet(r, h):
-            y = r.conv1(F.silu(r.norm1(h)))
-            y.add_(r.time_emb_proj(emb)[:, :, None, None])
-            y = r.conv2(F.silu(r.norm2(y), inplace=True))
-            y.add_(h if r.conv_shortcut is None else r.conv_shortcut(h))
-            return y if r.output_scale_factor == 1 else y.div_(r.output_scale_factor)
-        h = self.conv_in(sample)
-        for block in self.down_blocks:
-            for r in block.resnets: h = resnet(r, h)
-            for d in block.downsamplers or (): h = d(h)
-        for r in self.mid_block.resnets if self.mid_block is not None else (): h = resnet(r, h)
-        return self.head(F.silu(self.norm_out(h), inplace=True).mean((2, 3), keepdim=True)).flatten(1)
+# %% ../nbs/03_classifier.ipynb #678d30e6
+@patch
+def forward(self: TimeClassifier, sample: torch.Tensor, timestep) -> torch.Tensor:
+    "Logits (N, num_classes) for noisy images `sample` (N, C, H, W) at timesteps `timestep` (int, 0-d or (N,) tensor)."
+    if sample.ndim != 4 or sample.shape[1] != self.config.in_channels:
+        raise ValueError(f"expected images of shape (N, {self.config.in_channels}, H, W), got {tuple(sample.shape)}")
+    t = torch.as_tensor(timestep, device=sample.device)
+    if t.ndim == 0: t = t.expand(sample.shape[0])
+    if t.shape != (sample.shape[0],):
+        raise ValueError(f"timestep must be an int or have shape ({sample.shape[0]},), got shape {tuple(t.shape)}")
+    if self.config.backbone == 'mlp': return self._mlp_forward(sample, t)
+    if not torch.is_grad_enabled() and self.lean_ok: return self.lean_forward(sample, t)
+    emb = self.time_embedding(self.time_proj(t).to(sample.dtype))
+    h = self.conv_in(sample)
+    for block in self.down_blocks: h, _ = block(hidden_states=h, temb=emb)
+    if self.mid_block is not None: h = self.mid_block(h, emb)
+    return self.head(self.pool(self.act(self.norm_out(h)))).flatten(1)
+
+# %% ../nbs/03_classifier.ipynb #6ba75f11
+@patch(as_prop=True)
+def lean_ok(self: TimeClassifier) -> bool:
+    "Whether `lean_forward` computes this network: the conv backbone, no middle attention, and no active dropout."
+    return (self.config.backbone == 'conv' and not self.config.mid_block_attention
+            and not (self.training and self.config.dropout > 0))
+
+# %% ../nbs/03_classifier.ipynb #42110494
+@patch
+def lean_forward(self: TimeClassifier, sample: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The same logits as the diffusers blocks give, for inference (no graph): the same modules, called directly,
+    with the time embedding computed once when every t is equal, and in-place sums and activations.
+    `forward` takes this path under `torch.no_grad()`; CPSample's per-step check is such a call (issue 13)."""
+    if torch.is_grad_enabled(): raise RuntimeError("lean_forward writes in place: call it under torch.no_grad() (forward does this itself)")
+    if not self.lean_ok: raise ValueError("lean_forward does not cover the 'mlp' backbone, middle-block attention or active dropout; use forward")
+    emb = self._time_emb(t, sample.dtype)  # every block applies SiLU before its projection
+    def resnet(r, h):
+        y = r.conv1(F.silu(r.norm1(h)))
+        y.add_(r.time_emb_proj(emb)[:, :, None, None])
+        y = r.conv2(F.silu(r.norm2(y), inplace=True))
+        y.add_(h if r.conv_shortcut is None else r.conv_shortcut(h))
+        return y if r.output_scale_factor == 1 else y.div_(r.output_scale_factor)
+    h = self.conv_in(sample)
+    for block in self.down_blocks:
+        for r in block.resnets: h = resnet(r, h)
+        for d in block.downsamplers or (): h = d(h)
+    for r in self.mid_block.resnets if self.mid_block is not None else (): h = resnet(r, h)
+    return self.head(F.silu(self.norm_out(h), inplace=True).mean((2, 3), keepdim=True)).flatten(1)
 
 # %% ../nbs/03_classifier.ipynb #6579d837
 GUIDANCE_NET = dict(block_out_channels=(8, 16), stem_stride=2)  # the network `train_classifier` and `train-classifier` build by default (18,210 parameters at 16x16, issue 13)
@@ -221,12 +239,15 @@ class MemorisationReport:
         return {f"{lo}-{hi}": {'ce': c, 'acc': a, **({'nonmember_ce': m} if m is not None else {})}
                 for (lo, hi), c, a, m in zip(self.bands, self.ce, self.acc, nm)}
 
-    def __repr__(self):
-        nm = self.nonmember_ce
-        rows = [f"step {self.step}: kappa = {self.kappa:.4f}", "  band        CE      acc" + ("  non-member CE" if nm else "")]
-        rows += [f"  {lo:>4}-{hi:<5} {c:7.4f}  {a:6.3f}" + (f"  {nm[i]:13.4f}" if nm else "")
-                 for i, ((lo, hi), c, a) in enumerate(zip(self.bands, self.ce, self.acc))]
-        return '\n'.join(rows)
+# %% ../nbs/03_classifier.ipynb #cf2bd65c
+@patch
+def __repr__(self: MemorisationReport):
+    "The band table, one row per band."
+    nm = self.nonmember_ce
+    rows = [f"step {self.step}: kappa = {self.kappa:.4f}", "  band        CE      acc" + ("  non-member CE" if nm else "")]
+    rows += [f"  {lo:>4}-{hi:<5} {c:7.4f}  {a:6.3f}" + (f"  {nm[i]:13.4f}" if nm else "")
+             for i, ((lo, hi), c, a) in enumerate(zip(self.bands, self.ce, self.acc))]
+    return '\n'.join(rows)
 
 # %% ../nbs/03_classifier.ipynb #7ac7ad4b
 def _batched(model, x, t, batch_size):
@@ -244,6 +265,24 @@ def p_true(model: nn.Module,  # a classifier called as model(x_t, t)
     x, y = images.to(dev), labels.to(dev)
     logits = _batched(model, x, torch.full((len(x),), t, device=dev, dtype=torch.long), batch_size)
     return logits.softmax(-1).gather(1, y[:, None]).squeeze(1).cpu()
+
+# %% ../nbs/03_classifier.ipynb #19e2668f
+def _band_scores(model: nn.Module, x0: torch.Tensor, y: torch.Tensor, scheduler, bands, t_per_band: int, g: torch.Generator,
+                 batch_size: int) -> tuple[list, list]:
+    "Cross-entropy and accuracy per band, each averaged over `t_per_band` evenly spaced timesteps (noise from `g`)."
+    dev = x0.device
+    ces, accs = [], []
+    for lo, hi in bands:
+        ts = torch.linspace(lo, hi - 1, t_per_band).round().long()
+        ce = acc = 0.0
+        for t in ts.tolist():
+            tt = torch.full((len(x0),), t, dtype=torch.long, device=dev)
+            noise = torch.randn(x0.shape, generator=g).to(dev)
+            logits = _batched(model, scheduler.add_noise(x0, noise, tt), tt, batch_size)
+            ce += F.cross_entropy(logits, y).item() / len(ts)
+            acc += (logits.argmax(-1) == y).float().mean().item() / len(ts)
+        ces.append(ce); accs.append(acc)
+    return ces, accs
 
 # %% ../nbs/03_classifier.ipynb #fcec809c
 @torch.no_grad()
@@ -263,17 +302,7 @@ def memorisation_report(model: nn.Module,  # a classifier called as model(x_t, t
     model.eval()
     g = torch.Generator().manual_seed(seed)
     x0, y = images.to(dev), labels.to(dev)
-    ces, accs = [], []
-    for lo, hi in bands:
-        ts = torch.linspace(lo, hi - 1, t_per_band).round().long()
-        ce = acc = 0.0
-        for t in ts.tolist():
-            tt = torch.full((len(x0),), t, dtype=torch.long, device=dev)
-            noise = torch.randn(x0.shape, generator=g).to(dev)
-            logits = _batched(model, scheduler.add_noise(x0, noise, tt), tt, batch_size)
-            ce += F.cross_entropy(logits, y).item() / len(ts)
-            acc += (logits.argmax(-1) == y).float().mean().item() / len(ts)
-        ces.append(ce); accs.append(acc)
+    ces, accs = _band_scores(model, x0, y, scheduler, bands, t_per_band, g, batch_size)
     kappa = (1 - p_true(model, images, labels, 0, batch_size)).max().item()
     model.train(was_training)
     return MemorisationReport(step, [list(b) for b in bands], ces, accs, kappa)
@@ -361,79 +390,3 @@ class CountedClassifier(nn.Module):
         self.forwards += 1
         self.ts.append(t); self.sizes.append(len(x))
         return self.clf(x, t)
-
-# %% ../nbs/03_classifier.ipynb #d702eaed
-def posterior_weights(x_t: torch.Tensor,  # noisy images (B, C, H, W)
-                      t: int,  # their timestep
-                      images: torch.Tensor,  # the protected images (n, C, H, W)
-                      scheduler,  # the noise schedule (has `alphas_cumprod`)
-                     ) -> torch.Tensor:
-    "p(x_0 = x_i | x_t) for the empirical distribution of `images` (the weights EmpiricalDenoiser averages with): (B, n)."
-    abar = float(scheduler.alphas_cumprod[int(t)])
-    d2 = torch.cdist(x_t.flatten(1).double(), abar ** 0.5 * images.flatten(1).double()).pow(2)
-    return torch.softmax(-d2 / (2 * (1 - abar)), dim=1)
-
-# %% ../nbs/03_classifier.ipynb #3e8e7898
-def _noised_sets(images, timesteps, scheduler, n_noise, seed):
-    g = torch.Generator().manual_seed(seed)
-    for t in [int(v) for v in timesteps]:
-        tt = torch.full((len(images),), t, dtype=torch.long)
-        yield t, [scheduler.add_noise(images, torch.randn(images.shape, generator=g), tt) for _ in range(n_noise)]
-
-@torch.no_grad()
-def bayes_ce(images: torch.Tensor,  # the protected images (n, C, H, W)
-             labels: torch.Tensor,  # their labels (n,)
-             timesteps,  # timesteps to measure at
-             scheduler=None,  # the training noise schedule (default: DDPMScheduler(1000))
-             n_noise: int = 2,  # noise draws per image and timestep
-             seed: int = 1234,  # seed of the noise (the same as `ce_per_timestep`'s: the same inputs)
-            ) -> torch.Tensor:
-    "The lowest reachable cross-entropy at each t: that of the classifier that knows the protected set exactly."
-    scheduler = scheduler or DDPMScheduler(num_train_timesteps=1000)
-    same = (labels[None] == labels[:, None]).double()  # [y_i == y_j]
-    return torch.tensor([sum(-(posterior_weights(x, t, images, scheduler) * same).sum(1).clamp_min(1e-12).log().mean().item()
-                             for x in xs) / n_noise for t, xs in _noised_sets(images, timesteps, scheduler, n_noise, seed)])
-
-# %% ../nbs/03_classifier.ipynb #b2fa44b5
-@torch.no_grad()
-def ce_per_timestep(model: nn.Module,  # a classifier called as model(x_t, t)
-                    images: torch.Tensor, labels: torch.Tensor, timesteps, scheduler=None, n_noise: int = 2, seed: int = 1234,  # as for `bayes_ce`
-                   ) -> torch.Tensor:
-    "The classifier's cross-entropy on noised protected images at each t (the inputs `bayes_ce` scores)."
-    scheduler = scheduler or DDPMScheduler(num_train_timesteps=1000)
-    dev, was_training = next(model.parameters()).device, model.training
-    model.eval()
-    ce = torch.tensor([sum(F.cross_entropy(_batched(model, x.to(dev), torch.full((len(x),), t, device=dev), 256), labels.to(dev)).item()
-                           for x in xs) / n_noise for t, xs in _noised_sets(images, timesteps, scheduler, n_noise, seed)])
-    model.train(was_training); return ce
-
-# %% ../nbs/03_classifier.ipynb #7dd4c238
-@torch.no_grad()
-def commitment(images: torch.Tensor,  # the protected images (n, C, H, W)
-               scheduler=None,  # the noise schedule (default: DDPMScheduler(1000))
-               num_inference_steps: int = 50,  # DDIM steps
-               n: int = 500,  # trajectories
-               seed: int = 0,  # seed of the initial noise
-              ) -> dict:
-    "Along exact-denoiser DDIM trajectories: each step's t, the median posterior weight on the final image, and how often it is the top one."
-    from cpsample_nb.theory import EmpiricalDenoiser
-    from diffusers import DDIMScheduler
-    scheduler = scheduler or DDPMScheduler(num_train_timesteps=1000)
-    den, ddim = EmpiricalDenoiser(images, scheduler), DDIMScheduler.from_config(scheduler.config)
-    ddim.set_timesteps(num_inference_steps)
-    x, ws = torch.randn((n, *images.shape[1:]), generator=torch.Generator().manual_seed(seed)), []
-    for t in ddim.timesteps:
-        ws.append(posterior_weights(x, int(t), images, scheduler))
-        x = ddim.step(den(x, t), t, x).prev_sample
-    final = posterior_weights(x, 0, images, scheduler).argmax(1)
-    return {'t': ddim.timesteps.tolist(), 'w_final': [w.gather(1, final[:, None]).median().item() for w in ws],
-            'top1_final': [(w.argmax(1) == final).float().mean().item() for w in ws]}
-
-# %% ../nbs/03_classifier.ipynb #b54081e5
-def open_range(c: dict,  # `commitment` output
-               open_below: float = 0.1,  # the outcome is open while the median weight on the final image is below this
-               committed_above: float = 0.9,  # ... and decided once it is above this
-              ) -> tuple[int, int]:
-    "(t_committed, t_open): the lowest DDIM t still undecided (weight < committed_above) and the highest already leaning (>= open_below)."
-    ts, w = c['t'], c['w_final']
-    return (min(t for t, v in zip(ts, w) if v < committed_above), max(t for t, v in zip(ts, w) if v >= open_below))

@@ -165,7 +165,7 @@ COMMANDS = {
     'protect': ('protect your own diffusers model: classifier, calibrated copy threshold, plain and CPSample samples, report and pipeline',
                 *command('protect', 'protect')),
     'train-classifier': ('train the random-label time-conditioned classifier on faces, digits or a folder of images',
-                         _lazy('training', 'add_train_classifier_args'), _lazy('training', 'run_train_classifier')),
+                         _lazy('train_command', 'add_train_classifier_args'), _lazy('train_command', 'run_train_classifier')),
     'train-denoiser': ('train a UNet2DModel denoiser on a protected set until it replicates',
                        _lazy('denoiser', 'add_train_denoiser_args'), _lazy('denoiser', 'run_train_denoiser')),
     'train-quality-classifier': ('train the Fashion-MNIST classifier behind fd_fmnist_classifier', *command('quality', 'train_quality_command')),

@@ -130,6 +130,7 @@ def _flatten_alpha(im: Image.Image) -> Image.Image:
         return flat.convert('L') if im.mode == 'LA' else flat
     return im
 
+# %% ../nbs/00_data.ipynb #50eee8b1
 def _read_image(path: Path, channels: int | None) -> torch.Tensor:
     "Read one image file as a (C, H, W) tensor in [-1, 1]; C is 1 or 3 (transparency composited onto white)."
     try:

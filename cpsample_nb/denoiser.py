@@ -22,7 +22,6 @@ from tqdm.auto import tqdm
 from .data import (ProtectedSubset, load_digits, load_faces, load_fashion_mnist, load_image_folder, nn_cosine,
                                protected_subset, write_json, heldout_threshold, load_newest)
 from .ddim import ddim_sample
-from .theory import replication_rate
 
 # %% auto #0
 __all__ = ['DATA_NAMES', 'make_unet', 'training_images', 'save_checkpoint', 'checkpoints', 'find_checkpoint', 'load_checkpoint',
@@ -114,6 +113,7 @@ class TrainConfig:
     eval_steps: int = 50  # DDIM steps per measurement
     threshold: float | None = None  # a data-calibrated copy threshold (`heldout_threshold`) to log beside 0.95 / 0.97
 
+# %% ../nbs/07_denoiser.ipynb #fc46b8c9
 def _measure(ema, unet, scheduler, images, cfg: TrainConfig, step: int) -> dict:
     model = UNet2DModel.from_config(unet.config).to(images.device); ema.copy_to(model.parameters())
     g = torch.Generator().manual_seed(cfg.seed + 1)
@@ -131,6 +131,14 @@ def _batch_loss(unet, scheduler, images, cfg, gen):
     xt = scheduler.add_noise(x0, noise, t.to(images.device))
     return F.mse_loss(unet(xt, t.to(images.device)).sample, noise)
 
+def _train_step(unet, ema, opt, scheduler, images, cfg: TrainConfig, gen, state: dict) -> torch.Tensor:
+    "One AdamW step at the warmed-up learning rate and an EMA update; counts the step and sums the loss in `state`."
+    for gp in opt.param_groups: gp['lr'] = cfg.lr * min(1.0, (state['step'] + 1) / max(cfg.warmup, 1))
+    loss = _batch_loss(unet, scheduler, images, cfg, gen)
+    opt.zero_grad(); loss.backward(); opt.step(); ema.step(unet.parameters())
+    state['step'] += 1; state['loss_sum'] = state.get('loss_sum', 0.0) + loss.item(); state['loss_n'] = state.get('loss_n', 0) + 1
+    return loss
+
 # %% ../nbs/07_denoiser.ipynb #4d5e8a23
 def _fresh(images, cfg: TrainConfig, unet=None):
     torch.manual_seed(cfg.seed)
@@ -141,6 +149,14 @@ def _fresh(images, cfg: TrainConfig, unet=None):
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr)
     return unet, ema, opt, torch.Generator().manual_seed(cfg.seed), {'step': 0, 'log': [], 'wall_s': 0.0}
 
+def _start(images, out: Path, cfg: TrainConfig, unet, resume: bool):
+    "(unet, ema, opt, generator, state): restored from the newest checkpoint in `out` that loads, or fresh."
+    ckpt, loaded = load_newest(checkpoints(out) if resume else [], lambda c: load_checkpoint(c, cfg.lr, images.device), 'denoiser checkpoint')
+    if ckpt is None: return _fresh(images, cfg, unet)
+    if loaded[4]['step'] > cfg.steps: raise ValueError(f"checkpoint in {out} is at step {loaded[4]['step']}, beyond steps={cfg.steps}")
+    return loaded
+
+# %% ../nbs/07_denoiser.ipynb #a08b3764
 def train_denoiser(images: torch.Tensor,  # the protected training images (n, C, H, W) in [-1, 1]
                    out,  # run folder: checkpoints, log and the final model go here
                    cfg: TrainConfig | None = None,  # settings (defaults: TrainConfig())
@@ -153,20 +169,12 @@ def train_denoiser(images: torch.Tensor,  # the protected training images (n, C,
     cfg, out = cfg or TrainConfig(), Path(out)
     scheduler = scheduler or DDPMScheduler(num_train_timesteps=1000)
     if images.ndim != 4 or len(images) == 0: raise ValueError(f"images must be a non-empty (n, C, H, W) tensor, got {tuple(images.shape)}")
-    ckpt, loaded = load_newest(checkpoints(out) if resume else [], lambda c: load_checkpoint(c, cfg.lr, images.device), 'denoiser checkpoint')
-    if ckpt is not None:
-        unet, ema, opt, gen, state = loaded
-        if state['step'] > cfg.steps: raise ValueError(f"checkpoint in {out} is at step {state['step']}, beyond steps={cfg.steps}")
-    else: unet, ema, opt, gen, state = _fresh(images, cfg, unet)
-    sched_lr = lambda step: min(1.0, (step + 1) / max(cfg.warmup, 1))
+    unet, ema, opt, gen, state = _start(images, out, cfg, unet, resume)
     unet.train()
     bar = tqdm(total=cfg.steps, initial=state['step'], desc='train denoiser', disable=not progress)
     t0 = time.time() - state['wall_s']
     while state['step'] < cfg.steps:
-        for gp in opt.param_groups: gp['lr'] = cfg.lr * sched_lr(state['step'])
-        loss = _batch_loss(unet, scheduler, images, cfg, gen)
-        opt.zero_grad(); loss.backward(); opt.step(); ema.step(unet.parameters())
-        state['step'] += 1; state['loss_sum'] = state.get('loss_sum', 0.0) + loss.item(); state['loss_n'] = state.get('loss_n', 0) + 1
+        loss = _train_step(unet, ema, opt, scheduler, images, cfg, gen, state)
         bar.update(1); bar.set_postfix(loss=f"{loss.item():.4f}")
         if state['step'] % cfg.log_every == 0 or state['step'] == cfg.steps:
             lm = state.pop('loss_sum') / state.pop('loss_n')

@@ -11,7 +11,8 @@ import shlex
 from pathlib import Path
 
 import cpsample_nb
-from .training import add_train_classifier_args, load_classifier, run_train_classifier
+from .training import load_classifier
+from .train_command import add_train_classifier_args, run_train_classifier
 from .denoiser import Denoiser, add_train_denoiser_args, load_denoiser, run_train_denoiser
 from .data import load_image_folder
 from .quality import FashionNet

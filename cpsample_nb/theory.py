@@ -8,6 +8,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import torch
+from fastcore.basics import patch
 from torch import nn
 from diffusers.models.unets.unet_2d import UNet2DOutput
 
@@ -42,23 +43,26 @@ class EmpiricalDenoiser(nn.Module):
     @property
     def dtype(self): return self.images.dtype
 
-    def forward(self, x_t: torch.Tensor, t, return_dict: bool = False):
-        "eps*(x_t, t) for a batch `x_t` of shape (B, C, H, W); `t` is an int, a 0-d tensor or a (B,) tensor."
-        if x_t.ndim != 4 or x_t[0].numel() != self.images.shape[1]:
-            raise ValueError(f"x_t has shape {tuple(x_t.shape)} but the training images are {(self.config.in_channels, self.config.sample_size, self.config.sample_size)}")
-        t = torch.as_tensor(t, device=self.abar.device).long().reshape(-1).expand(len(x_t))
-        abar = self.abar[t]  # (B,)
-        x = x_t.detach().flatten(1).to(self.images.device, torch.float64)
-        eps = torch.cat([self._eps(x[i:i + self.chunk], abar[i:i + self.chunk]) for i in range(0, len(x), self.chunk)])
-        eps = eps.reshape(x_t.shape).to(x_t.device, x_t.dtype)
-        return UNet2DOutput(sample=eps) if return_dict else eps
+# %% ../nbs/02_theory.ipynb #10da058b
+@patch
+def forward(self: EmpiricalDenoiser, x_t: torch.Tensor, t, return_dict: bool = False):
+    "eps*(x_t, t) for a batch `x_t` of shape (B, C, H, W); `t` is an int, a 0-d tensor or a (B,) tensor."
+    if x_t.ndim != 4 or x_t[0].numel() != self.images.shape[1]:
+        raise ValueError(f"x_t has shape {tuple(x_t.shape)} but the training images are {(self.config.in_channels, self.config.sample_size, self.config.sample_size)}")
+    t = torch.as_tensor(t, device=self.abar.device).long().reshape(-1).expand(len(x_t))
+    abar = self.abar[t]  # (B,)
+    x = x_t.detach().flatten(1).to(self.images.device, torch.float64)
+    eps = torch.cat([self._eps(x[i:i + self.chunk], abar[i:i + self.chunk]) for i in range(0, len(x), self.chunk)])
+    eps = eps.reshape(x_t.shape).to(x_t.device, x_t.dtype)
+    return UNet2DOutput(sample=eps) if return_dict else eps
 
-    def _eps(self, x, abar):
-        tr = self.images.double()
-        s, v = abar.sqrt()[:, None], (abar * self.sigma ** 2 + 1 - abar)[:, None]  # (b, 1)
-        d2 = (x * x).sum(1, keepdim=True) - 2 * s * (x @ tr.T) + s ** 2 * (tr * tr).sum(1)[None]  # ||x - s x_i||^2
-        w = torch.softmax(-d2.clamp_min(0) / (2 * v), dim=1)  # (b, n), log-sum-exp stable
-        return (1 - abar).sqrt()[:, None] / v * (x - s * (w @ tr))
+@patch
+def _eps(self: EmpiricalDenoiser, x, abar):
+    tr = self.images.double()
+    s, v = abar.sqrt()[:, None], (abar * self.sigma ** 2 + 1 - abar)[:, None]  # (b, 1)
+    d2 = (x * x).sum(1, keepdim=True) - 2 * s * (x @ tr.T) + s ** 2 * (tr * tr).sum(1)[None]  # ||x - s x_i||^2
+    w = torch.softmax(-d2.clamp_min(0) / (2 * v), dim=1)  # (b, n), log-sum-exp stable
+    return (1 - abar).sqrt()[:, None] / v * (x - s * (w @ tr))
 
 # %% ../nbs/02_theory.ipynb #0d3984a1
 def replication_rate(samples: torch.Tensor,  # generated images (N, C, H, W)

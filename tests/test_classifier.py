@@ -1,9 +1,10 @@
-"""Slower and fault tests of `cpsample_nb.classifier` and `cpsample_nb.training` (the quick ones are cells of nbs/03_classifier.ipynb and nbs/04_training.ipynb).
+"""Slower and fault tests of `cpsample_nb.classifier`, `cpsample_nb.training` and `cpsample_nb.train_command` (the quick ones are cells of
+nbs/03_classifier.ipynb, nbs/04_training.ipynb and nbs/04b_train_command.ipynb).
 
 - two CPU processes under `accelerate launch` train, the loss falls, the checkpoint loads, and the result
   matches a one-process run with the same seed (both draw the same global batches);
 - a crash while a checkpoint is written leaves no partial checkpoint, and training resumes from the last good one;
-- corrupted weights and bad inputs fail with clear messages.
+- bad inputs fail with clear messages (a single corrupt checkpoint: nbs/04_training.ipynb).
 """
 import json
 import os
@@ -12,8 +13,9 @@ import subprocess
 import pytest
 import torch
 
-from conftest import ROOT, tool
+from conftest import tool
 from cpsample_nb import training as C
+from cpsample_nb.train_command import main
 from cpsample_nb.classifier import random_labels
 from cpsample_nb.data import load_faces
 
@@ -28,7 +30,7 @@ SMALL = ['--data', 'faces', '--limit', '8', '--batch-size', '8', '--channels', '
 def test_two_process_accelerate_training(tmp_path):
     "accelerate launch --cpu --num_processes 2: loss falls, checkpoint loads, same weights as one process."
     script = tmp_path / 'train.py'
-    script.write_text('from cpsample_nb.training import main\nmain()\n')
+    script.write_text('from cpsample_nb.train_command import main\nmain()\n')
     out2 = tmp_path / 'two'
     cmd = [tool('accelerate'), 'launch', '--cpu', '--num_processes', '2', '--num_machines', '1',
            '--mixed_precision', 'no', '--dynamo_backend', 'no', '--main_process_port', '29517',
@@ -43,7 +45,7 @@ def test_two_process_accelerate_training(tmp_path):
     assert ce[-1] < ce[0] - 0.05, ce  # the loss falls
     m2, y2 = C.load_classifier(out2)
     assert torch.equal(y2, random_labels(8, 0))
-    one = C.main([*SMALL, '--steps', '60', '--out', str(tmp_path / 'one')])
+    one = main([*SMALL, '--steps', '60', '--out', str(tmp_path / 'one')])
     for (k, a), b in zip(m2.state_dict().items(), one.model.state_dict().values()):
         torch.testing.assert_close(a, b, atol=2e-4, rtol=1e-3, msg=lambda m: f'{k}: {m}')
 
@@ -70,30 +72,20 @@ def test_crash_while_saving_leaves_no_partial_checkpoint(tmp_path, monkeypatch):
     for a, b in zip(resumed.model.state_dict().values(), straight.model.state_dict().values()): assert torch.equal(a, b)
 
 
-def test_corrupted_weights_fail_clearly(tmp_path):
-    res = C.train_classifier(load_faces()[:4], tmp_path, C.TrainConfig(steps=2, batch_size=4, eval_every=0),
-                             model=dict(block_out_channels=(8, 16), norm_num_groups=4), progress=False)
-    w = res.checkpoint / 'diffusion_pytorch_model.safetensors'
-    w.write_bytes(w.read_bytes()[:200])
-    with pytest.raises(ValueError, match='do not match its config.json'):
-        C.load_classifier(tmp_path)
-
-
 def test_bad_inputs(tmp_path):
+    "The messages are the notebooks' (03_classifier check_images, 00_data load_image_folder, 04_training TrainConfig); here: they stop the run."
     with pytest.raises(ValueError, match='empty'):
         C.train_classifier(torch.zeros(0, 1, 16, 16), None, progress=False)
-    x = load_faces()[:4].clone(); x[2, 0, 3, 3] = float('inf')
-    with pytest.raises(ValueError, match=r'NaN or infinite values \(images \[2\]\)'):
-        C.train_classifier(x, None, progress=False)
     (tmp_path / 'empty').mkdir()
-    with pytest.raises(ValueError, match='holds no PNG or JPEG'):
-        C.main(['--data', str(tmp_path / 'empty'), '--out', str(tmp_path / 'o')])
-    with pytest.raises(ValueError, match='batch_size must be a positive integer'):
-        C.main(['--data', 'faces', '--out', str(tmp_path / 'o'), '--batch-size', '0'])
+    with pytest.raises(ValueError):
+        main(['--data', str(tmp_path / 'empty'), '--out', str(tmp_path / 'o')])
+    with pytest.raises(ValueError):
+        main(['--data', 'faces', '--out', str(tmp_path / 'o'), '--batch-size', '0'])
+    assert not (tmp_path / 'o').exists()
 
 
 def test_help_lists_the_options(capsys):
-    with pytest.raises(SystemExit) as e: C.main(['--help'])
+    with pytest.raises(SystemExit) as e: main(['--help'])
     out = capsys.readouterr().out
     assert e.value.code == 0 and '--data' in out and 'faces' in out and '--target-ce' in out and '--t-power' in out and '--t-weights' in out
 
@@ -103,13 +95,13 @@ def test_subset_option_trains_on_the_denoisers_draw(tmp_path):
     from cpsample_nb.data import protected_subset
     args = ['--data', 'faces', '--n', '6', '--subset-seed', '3', '--batch-size', '6', '--channels', '8,16', '--groups', '4',
             '--steps', '2', '--eval-every', '2', '--quiet', '--out', str(tmp_path / 'run')]
-    res = C.main(args)
+    res = main(args)
     want = protected_subset(load_faces(), 6, 3).indices.tolist()
     assert json.loads((tmp_path / 'run' / 'protected_subset.json').read_text())['indices'] == want
     report = json.loads((tmp_path / 'run' / 'report.json').read_text())
     assert report['subset']['indices'] == want and report['images'] == 6 and len(res.labels) == 6
     with pytest.raises(ValueError, match='subset size n=101'):
-        C.main([*args[:2], '--n', '101', *args[6:-1], str(tmp_path / 'bad')])
+        main([*args[:2], '--n', '101', *args[6:-1], str(tmp_path / 'bad')])
     assert not (tmp_path / 'bad').exists()  # nothing half-written
 
 
@@ -117,15 +109,15 @@ def test_band_targets_and_weights_from_the_command_line(tmp_path):
     "--target-ce names its bands and stops once all are met; --t-weights draws t by band; report.json holds the band table."
     base = ['--data', 'faces', '--limit', '6', '--batch-size', '6', '--channels', '8,16', '--groups', '4', '--quiet',
             '--eval-every', '2', '--steps', '20', '--t-weights', '0-100:1,100-500:3']
-    res = C.main([*base, '--target-ce', '0-100:5,150-250:5', '--out', str(tmp_path / 'met')])
+    res = main([*base, '--target-ce', '0-100:5,150-250:5', '--out', str(tmp_path / 'met')])
     assert res.step == 2  # both (generous) targets met at the first report
     report = json.loads((tmp_path / 'met' / 'report.json').read_text())
     assert report['targets_met'] is True and report['target_ce'] == [[0, 100, 5.0], [150, 250, 5.0]]
     assert '150-250' in report['bands'] and '0-100' in report['bands'] and report['t_weights'] == [[0, 100, 1.0], [100, 500, 3.0]]
-    res = C.main([*base, '--target-ce', '0-100:1e-9', '--out', str(tmp_path / 'unmet')])
+    res = main([*base, '--target-ce', '0-100:1e-9', '--out', str(tmp_path / 'unmet')])
     assert res.step == 20 and json.loads((tmp_path / 'unmet' / 'report.json').read_text())['targets_met'] is False
     with pytest.raises(SystemExit):
-        C.main([*base, '--target-ce', '0-100=0.05', '--out', str(tmp_path / 'bad')])
+        main([*base, '--target-ce', '0-100=0.05', '--out', str(tmp_path / 'bad')])
 
 
 def test_stem_stride_and_multiclass_save_load(tmp_path):

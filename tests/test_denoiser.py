@@ -66,9 +66,8 @@ def test_command_round_trips_through_the_cpsample_parser(tmp_path):
     assert {k: v for k, v in vars(again).items() if k != '_run'} == {k: v for k, v in vars(args).items() if k != '_run'}
 
 
-def test_bad_input(tmp_path):
-    with pytest.raises(FileNotFoundError, match='manifest.json'): load_denoiser(tmp_path)
-    with pytest.raises(ValueError, match="available: faces"): load_shipped_denoiser('cats')
+def test_bad_input():
+    "A folder without manifest.json: 07_denoiser's cells; an unknown shipped name: 11_models'."
     with pytest.raises(SystemExit): _args('--data', 'faces')  # --out is required
 
 
