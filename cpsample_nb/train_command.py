@@ -132,7 +132,10 @@ def add_train_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentPa
     return p
 
 # %% ../nbs/04b_train_command.ipynb #c2a19804
-def load_training_data(data: str, size: int | None = None, limit: int | None = None) -> torch.Tensor:
+def load_training_data(data: str,  # 'faces', 'digits', 'fashion' or a folder of images
+                       size: int | None = None,  # resolution (default: 16; 8 for digits)
+                       limit: int | None = None,  # use only the first `limit` images
+                      ) -> torch.Tensor:
     "Images for `--data`: 'faces', 'digits', 'fashion' or a folder of images, as (N, C, H, W) in [-1, 1]."
     from cpsample_nb import data as D
     if data == 'faces': x = D.load_faces(size or D.DEFAULT_SIZE)
@@ -214,7 +217,8 @@ def run_train_classifier(args) -> TrainResult:
     return res
 
 # %% ../nbs/04b_train_command.ipynb #fae512c9
-def main(argv=None):
+def main(argv: list | None = None,  # the options, as on the command line (default: sys.argv[1:])
+        ):
     "Entry point for `accelerate launch` scripts: parse `train-classifier` options from `argv` and run."
     p = add_train_classifier_args(argparse.ArgumentParser(prog='cpsample train-classifier', description='Train the random-label classifier.'))
     return run_train_classifier(p.parse_args(argv))
