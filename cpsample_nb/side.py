@@ -198,6 +198,12 @@ def _classes(classifier, num_classes, n, generator, device) -> torch.Tensor:
     if k is None: raise ValueError("pass num_classes: the classifier has no config.num_classes")
     return torch.randint(0, int(k), (n,), generator=generator).to(device)
 
+def _check_side_args(n, lam, classifier):
+    "Refuse a bad image count or guidance weight, and guidance without a classifier."
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not 0 <= float(lam) < math.inf: raise ValueError(f"lam (lambda) must be a finite number >= 0, got {lam}")
+    if lam > 0 and classifier is None: raise ValueError("lam > 0 needs a classifier to guide with")
+
 
 # %% ../nbs/14_side.ipynb #5ca7826a
 def side_sample(target: Target,  # the score function sampled through
@@ -212,9 +218,7 @@ def side_sample(target: Target,  # the score function sampled through
                 device=None,  # default: CPU
                ) -> tuple[torch.Tensor, torch.Tensor | None]:
     "SIDE Part 2: DDIM through the target with eps_hat = eps - lam * sqrt(1 - abar_t) * grad log p(c | x_t, t), c uniform; (images, classes)."
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n must be a positive integer, got {n!r}")
-    if not 0 <= float(lam) < math.inf: raise ValueError(f"lam (lambda) must be a finite number >= 0, got {lam}")
-    if lam > 0 and classifier is None: raise ValueError("lam > 0 needs a classifier to guide with")
+    _check_side_args(n, lam, classifier)
     ddim = DDIMScheduler.from_config(target.scheduler.config)
     check_sampling_args(ddim, batch_size=n, num_inference_steps=num_inference_steps)
     ddim.set_timesteps(num_inference_steps)

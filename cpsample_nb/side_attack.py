@@ -20,13 +20,14 @@ from safetensors.torch import load_file, save_file
 from .data import pixel_features, save_grid, write_json
 from .quality import FrechetDistance
 from .evaluation import Result, as_features, format_table, plot_most_similar_pairs
-from .side import (CPSAMPLE_DEMO, FACE_BANDS, SHIPPED_CLASSIFIER, MemScores, Surrogate, Target, bands_from_edges, build_surrogate,
+from .models import load_models
+from .side import (CPSAMPLE_DEMO, FACE_BANDS, MemScores, Surrogate, Target, bands_from_edges, build_surrogate,
                               mem_scores, side_sample, similarity_matrix, train_surrogate_classifier)
 
 # %% auto #0
 __all__ = ['QUICK_SIDE', 'SideConfig', 'draw', 'accuracy', 'SideRun', 'attack', 'plot_lambda_sweep', 'pairs_figure',
-           'side_section', 'add_attack_side_args', 'side_config', 'coverage_rows', 'write_side_outputs',
-           'run_attack_side', 'main']
+           'side_section', 'load_side_models', 'add_attack_side_args', 'side_config', 'coverage_rows',
+           'write_side_outputs', 'run_attack_side', 'main']
 
 # %% ../nbs/14a_side_attack.ipynb #3cb929d5
 @dataclass
@@ -257,6 +258,20 @@ def side_section(unet,  # the denoiser
     name = lambda f: getattr(f, '__name__', type(f).__name__)
     return {'features': name(features), 'sim_features': name(sim_features or features), 'targets': out, 'wall_s': time.perf_counter() - t0}
 
+# %% ../nbs/14a_side_attack.ipynb #0b709e7f
+def load_side_models(model: str,  # a shipped denoiser name or a train-denoiser model folder (anything `models.load_model` takes)
+                     classifier: str | None = None,  # CPSample's classifier: a shipped name or a train-classifier folder; None: none
+                     device: str = 'cpu',
+                    ) -> tuple:
+    "(denoiser, classifier or None) from `models.load_models` (same subset), checked for SIDE: its training images load, the classifier has 2 labels."
+    den, clf, _ = load_models(model, classifier, device)
+    if den.subset is None:
+        raise ValueError(f"the training images of {model} ({den.manifest['data'].get('name')!r}) cannot be loaded here, so samples cannot be scored")
+    if clf is not None and clf.config.num_classes != 2:
+        raise ValueError(f"CPSample needs its 2-label classifier; {classifier} has {clf.config.num_classes} classes")
+    return den, clf
+
+
 # %% ../nbs/14a_side_attack.ipynb #8f57c5e7
 def _floats(s: str) -> tuple:
     try: return tuple(float(v) for v in s.split(',') if v.strip())
@@ -293,37 +308,6 @@ def side_config(args) -> SideConfig:
     base = QUICK_SIDE if args.quick else SideConfig()
     return replace(base, **{k: getattr(args, k) for k in asdict(base) if getattr(args, k, None) is not None})
 
-
-# %% ../nbs/14a_side_attack.ipynb #0b709e7f
-def _classifier_subset(folder: Path) -> tuple[str | None, list | None]:
-    "(data name, protected indices) a CPSample classifier folder records: its manifest.json (shipped) or train-classifier report.json."
-    for f in (folder / 'manifest.json', folder.parent / 'manifest.json'):
-        if f.exists(): d = json.loads(f.read_text())['data']; return d.get('name'), d.get('indices')
-    for f in (folder / 'report.json', folder.parent / 'report.json'):
-        if f.exists():
-            r = json.loads(f.read_text())
-            return r.get('data'), (r['subset']['indices'] if r.get('subset') else list(range(r['images'])))
-    return None, None
-
-def _load_target_models(args):
-    "(Denoiser, protect classifier or None, the classifier's folder) for `--model` / `--protect`, checked to protect the same images."
-    from cpsample_nb.training import load_classifier
-    from cpsample_nb.denoiser import load_denoiser
-    from cpsample_nb.models import load_shipped_denoiser
-    den = load_shipped_denoiser('faces', args.device) if args.model == 'faces' else load_denoiser(args.model, args.device)
-    if den.subset is None: raise ValueError(f"the training images named in {args.model}'s manifest ({den.manifest['data']['name']!r}) cannot be loaded here, so samples cannot be scored")
-    if args.protect is None:
-        if args.skip_unprotected: raise ValueError("--skip-unprotected needs --protect: there would be nothing to attack")
-        return den, None, None
-    folder = SHIPPED_CLASSIFIER if args.protect == 'faces' else Path(args.protect)
-    clf, _ = load_classifier(folder, args.device)
-    if clf.config.num_classes != 2: raise ValueError(f"--protect needs CPSample's 2-label classifier; {folder} has {clf.config.num_classes} classes")
-    name, idx = _classifier_subset(folder)
-    d = den.manifest['data']
-    if idx != d['indices'] or (name is not None and name != d['name']):
-        raise ValueError(f"the classifier in {folder} was trained on {name!r} images {str(idx)[:60]}..., the denoiser on {d['name']!r} images "
-                         f"{str(d['indices'])[:60]}...: CPSample protects nothing then; train both on the same subset (--n, --subset-seed)")
-    return den, clf, folder
 
 # %% ../nbs/14a_side_attack.ipynb #510fdfb6
 def coverage_rows(run: SideRun) -> list[dict]:
@@ -365,9 +349,9 @@ def run_attack_side(args) -> dict:
     cfg = side_config(args)
     if args.features != 'pixels' and not args.feature_weights:
         raise ValueError(f"--features {args.features} needs --feature-weights PATH, a local weights file (nothing is downloaded here)")
-    den, clf, folder = _load_target_models(args)
-    alpha = CPSAMPLE_DEMO['alpha'] if args.alpha is None else args.alpha
-    scale = CPSAMPLE_DEMO['scale'] if args.scale is None else args.scale
+    if args.protect is None and args.skip_unprotected: raise ValueError("--skip-unprotected needs --protect: there would be nothing to attack")
+    den, clf = load_side_models(args.model, args.protect, args.device)
+    alpha, scale = (CPSAMPLE_DEMO[k] if getattr(args, k) is None else getattr(args, k) for k in ('alpha', 'scale'))
     targets = [] if args.skip_unprotected else [Target(den.unet, den.scheduler)]
     if clf is not None: targets.append(Target(den.unet, den.scheduler, clf, alpha, scale, CPSAMPLE_DEMO['tau']))
     feats = feature_fn(args.features, args.feature_weights, args.feature_arch, device=args.device)
@@ -377,7 +361,7 @@ def run_attack_side(args) -> dict:
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     runs = {t.name: attack(t, train, cfg, features=feats, quality=None if quality is None else quality.fid, quality_name=quality.name if quality else '',
                            out=out / t.name, device=args.device, log=print) for t in targets}
-    meta = {'command': 'cpsample attack-side ' + ' '.join(_argv_of(args)), 'model': args.model, 'protect': None if folder is None else str(args.protect),
+    meta = {'command': 'cpsample attack-side ' + ' '.join(_argv_of(args)), 'model': args.model, 'protect': None if clf is None else str(args.protect),
             'training_images': len(train), 'features': args.features if args.features != 'pixels' else 'pixels (flattened, centred, L2-normalised; SSCD is not available offline)',
             'similarity': 'pixel cosine (the same pixel features)', 'bands': {k: list(v) for k, v in bands_from_edges(cfg.bands).items()},
             'quality': f"{quality.name}: Frechet distance on the top {nc} principal components of the training images' pixels (not FID)" if quality else None,

@@ -15,10 +15,9 @@ import torch
 from .data import pixel_features, write_json
 from .quality import FrechetDistance
 from .evaluation import format_table
-from .models import asset_dir
 from .guidance import SETTINGS
 from .side import FACE_BANDS, Target, bands_from_edges, similarity_matrix, ums
-from .side_attack import SideConfig, _classifier_subset, attack
+from .side_attack import SideConfig, attack, load_side_models
 
 # %% auto #0
 __all__ = ['side_setup', 'fisher_greater', 'score_arm', 'study_tables', 'study_tests', 'plot_side_study', 'side_study',
@@ -32,22 +31,15 @@ def side_setup(model: str = 'fashion',  # 'faces', 'fashion' (shipped denoisers)
                device: str = 'cpu',
               ) -> dict:
     "Targets (unprotected, and CPSample at the data's SETTINGS), training images, SIDE's embedding, bands and quality for one model."
-    from cpsample_nb.training import load_classifier
     from cpsample_nb.data import heldout_threshold, load_fashion_mnist
-    from cpsample_nb.denoiser import load_denoiser
-    from cpsample_nb.models import load_quality_classifier, load_shipped_denoiser
+    from cpsample_nb.models import load_model, load_quality_classifier
     from cpsample_nb.quality import fd_fmnist_classifier, fmnist_features
-    den = load_shipped_denoiser(model, device) if model in ('faces', 'fashion') else load_denoiser(model, device)
+    if classifier == 'shipped': classifier = load_model(model).manifest['data']['name']  # the shipped classifier of the model's data
+    den, clf = load_side_models(model, classifier, device)
     data = den.manifest['data']['name']
-    if den.subset is None: raise ValueError(f"the training images of {model} ({data!r}) cannot be loaded here, so samples cannot be scored")
     train, st = den.subset.images.cpu(), SETTINGS.get(data, SETTINGS['paper'])
     targets = [Target(den.unet, den.scheduler)]
-    if classifier is not None:
-        folder = asset_dir('classifier', data) if classifier == 'shipped' else Path(classifier)
-        clf, _ = load_classifier(folder, device)
-        name, idx = _classifier_subset(folder)
-        if idx != den.manifest['data']['indices'] or (name is not None and name != data):
-            raise ValueError(f"the classifier in {folder} was trained on other images than {model}: CPSample would protect nothing; train both on the same subset")
+    if clf is not None:
         targets.append(Target(den.unet, den.scheduler, clf, st['alpha'] if alpha is None else alpha, st['scale'] if scale is None else scale, st['tau']))
     if data == 'fashion':
         test, q = load_fashion_mnist('test', train.shape[-1])[0], load_quality_classifier(device=device)[0]

@@ -17,7 +17,7 @@ def run(*args):
     return subprocess.run([sys.executable, '-c', ENTRY, *map(str, args)], capture_output=True, text=True)
 
 
-@pytest.mark.skipif(not SLOW, reason="the quick SIDE run as a command: 14_side runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
+@pytest.mark.skipif(not SLOW, reason="the quick SIDE run as a command: 14a_side_attack runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
 def test_quick_run_writes_results_report_and_figures_and_resumes(tmp_path):
     out = tmp_path / 'side'
     r = run('--model', 'faces', '--protect', 'faces', '--out', out, '--quick', '--threads', '1')
