@@ -64,6 +64,15 @@ def command(module: str, name: str) -> tuple:
     def run(a): return fn()(**{k: tuple(v) if isinstance(v, list) else v for k, v in vars(a).items() if k in a._params})
     return add, run
 
+# %% ../nbs/17_cli.ipynb #9939e9c3
+def _attack_models(model: str, classifier: str | None, learned: bool, device: str, threads: int | None) -> tuple:
+    "The attacked denoiser, its classifier (or None) and, for learned features, the Fashion-MNIST quality classifier."
+    import torch
+    if threads: torch.set_num_threads(threads)
+    from cpsample_nb.models import load_models, load_quality_classifier
+    den, clf, _ = load_models(model, classifier, device=device)
+    return den, clf, load_quality_classifier()[0] if learned else None
+
 # %% ../nbs/17_cli.ipynb #0672315c
 def attack_command(kind: typing.Literal['loss', 'secmi', 'pia', 'nn'] = 'pia',  # loss (Algorithm 1), secmi, pia (white-box) or nn (sample-only)
                    model: str = 'fashion',  # the denoiser: 'fashion', 'faces', a model folder (this package's or diffusers') or a hub id
@@ -89,11 +98,7 @@ def attack_command(kind: typing.Literal['loss', 'secmi', 'pia', 'nn'] = 'pia',  
     from cpsample_nb.attack_runner import attack_run, check_attack_args
     check_attack_args(kind, sampler, features, amg)  # before anything loads
     if sampler == 'cpsample' and classifier is None: raise ValueError("--sampler cpsample needs --classifier (a shipped name or a train-classifier folder)")
-    import torch
-    if threads: torch.set_num_threads(threads)
-    from cpsample_nb.models import load_models, load_quality_classifier
-    den, clf, _ = load_models(model, classifier, device=device)
-    quality = load_quality_classifier()[0] if features == 'learned' else None
+    den, clf, quality = _attack_models(model, classifier, features == 'learned', device, threads)
     return attack_run(kind, den, clf, sampler, alpha, scale, amg, members, nonmembers, released, n_released, steps, t, features, quality,
                       out, seed, boot)
 
@@ -126,42 +131,12 @@ def run_attack(a: argparse.Namespace):
     return command(*ATTACKS[a.kind])[1](a)
 
 # %% ../nbs/17_cli.ipynb #22bfb1ce
-def _add_demo(p):
-    p.add_argument('--out', default='outputs/demo', help='output folder (default: outputs/demo)')
-    p.add_argument('--quick', action='store_true', help='small, fast settings (CI)')
-    p.add_argument('--size', type=int, default=None, help='image resolution (default: 16)')
-    p.add_argument('--seed', type=int, default=0, help='seed for every random choice')
-    p.add_argument('--device', default='cpu', help="torch device, e.g. 'cpu' or 'cuda'")
-    p.add_argument('--n-samples', type=int, default=None, help='samples per sampler (default: 1000; 64 with --quick)')
-    p.add_argument('--steps', type=int, default=None, help='DDIM steps (default: 50; 20 with --quick)')
-    p.add_argument('--alpha', type=float, default=None, help='CPSample tolerance alpha in (0, 0.5] (default: the demo setting)')
-    p.add_argument('--scale', type=float, default=None, help='CPSample guidance scale s >= 0 (default: the demo setting)')
-    p.add_argument('--sweep', action='store_true', help='also run the (alpha, s) sweep (Table 7) and write sweep.json/sweep.png')
-    p.add_argument('--no-side', action='store_true', help="skip the SIDE extraction attack section of results.json")
-    p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    p.add_argument('--denoiser', default=None, help='use this train-denoiser model folder (OUT/model) instead of the shipped denoiser')
-    p.add_argument('--classifier', default=None, help='use this train-classifier folder instead of the shipped classifier')
-    p.add_argument('--retrain', action='store_true', help="retrain both shipped models from their manifests' commands first (minutes)")
-    p.add_argument('--data', default='faces', choices=('faces', 'fashion'), help="'faces' (50 LFW faces, a pure memoriser) or 'fashion' "
-                   "(a Fashion-MNIST model pretrained on 60,000 images and fine-tuned on 300: the paper's regime) (default: faces)")
-
-def _run_demo(a):
-    from cpsample_nb.data import DEFAULT_SIZE
-    from cpsample_nb.experiments import run_demo
-    if a.threads:
-        import torch; torch.set_num_threads(a.threads)
-    run_demo(a.out, quick=a.quick, size=DEFAULT_SIZE if a.size is None else a.size, seed=a.seed, device=a.device,
-             denoiser=a.denoiser, classifier=a.classifier, retrain=a.retrain, data=a.data,
-             n_samples=a.n_samples, steps=a.steps, alpha=a.alpha, scale=a.scale, sweep=a.sweep or None,
-             side=False if a.no_side else None)
-    print(f"wrote {a.out}/results.json, {a.out}/report.md and PNG figures")
-
 COMMANDS = {
-    'demo': ('run the CPSample demo (LFW faces or Fashion-MNIST) and write results.json, report.md, samples, PNGs', _add_demo, _run_demo),
+    'demo': ('run the CPSample demo (LFW faces or Fashion-MNIST) and write results.json, report.md, samples, PNGs', *command('demo', 'demo_command')),
     'sample': ('sample from a denoiser (CPSample with --classifier, plain DDIM without) into a safetensors file and a PNG grid',
-               _lazy('experiments', 'add_sample_args'), _lazy('experiments', 'run_sample')),
+               *command('sample_evaluate', 'sample_command')),
     'evaluate': ('replication, chi-square against a baseline, quality and figures for a samples file',
-                 _lazy('experiments', 'add_evaluate_args'), _lazy('experiments', 'run_evaluate')),
+                 *command('sample_evaluate', 'evaluate_command')),
     'protect': ('protect your own diffusers model: classifier, calibrated copy threshold, plain and CPSample samples, report and pipeline',
                 *command('protect', 'protect')),
     'train-classifier': ('train the random-label time-conditioned classifier on faces, digits or a folder of images',

@@ -160,6 +160,42 @@ def _evaluate(out: Path, xs: dict, sets: dict, thr: float | None):
     p = next((c['p_value'] for c in d['tests']), None) if thr is not None else None
     return d, {k: str(Path(v).relative_to(out)) for k, v in ev.figures.items()}, p
 
+# %% ../nbs/16_protect.ipynb #31b0e174
+def _record(model, data, heldout, den, sets: dict, thr: dict, clf_info: dict, samp: dict, ev, figs: dict, p) -> dict:
+    "The model, data, threshold, classifier, sampling, evaluation and files sections of a protect run's results.json."
+    c, size = model_shape(den)
+    return {'model': {'source': str(model), 'kind': den.manifest.get('kind', 'train-denoiser'), 'channels': c, 'size': size,
+                      'parameters': sum(q.numel() for q in den.unet.parameters())},
+            'data': {'folder': str(data), 'images': sets['n_data'], 'protected': len(sets['protected']), 'files': sets['files'],
+                     'nonmembers': clf_info['nonmembers'], 'heldout': None if heldout is None else str(heldout), 'heldout_images': sets['n_heldout']},
+            'threshold': thr, 'classifier': clf_info, 'sampling': samp, 'chi2_p_value': p, 'evaluation': ev, 'figures': figs,
+            'files': {'pipeline': 'pipeline', 'samples': ['samples_ddim.safetensors', 'samples_cpsample.safetensors'],
+                      'classifier': 'classifier', 'protected_subset': 'protected_subset.json'}}
+
+# %% ../nbs/16_protect.ipynb #ed1670e3
+def _run(s: dict, model, data, out, heldout, n_protect, scheduler, threshold_q: float, *, quick: bool, seed: int, device: str, progress: bool) -> dict:
+    "The stages of `protect` with its checked settings `s`: model and images, threshold, classifier, samples, evaluation, files."
+    from accelerate import PartialState
+    out, t0, main = Path(out), time.time(), PartialState(cpu=not str(device).startswith('cuda')).is_main_process
+    bar = tqdm(total=5, desc='protect', disable=not (progress and main))
+    den = load_model(model, scheduler, device); bar.set_postfix_str('images'); bar.update()
+    sets = split_images(den, data, heldout, n_protect, seed)
+    thr = _threshold(sets, threshold_q); bar.set_postfix_str('classifier'); bar.update()
+    clf, clf_info = stage_classifier(out, sets, den, s, seed, device, progress); bar.set_postfix_str('sampling'); bar.update()
+    xs, samp = stage_samples(out, den, clf, s, seed, clf_info['steps']); bar.set_postfix_str('evaluation'); bar.update()
+    ev, figs, p = _evaluate(out, xs, sets, thr['value']) if main else (None, {}, None)
+    res = {}
+    if main:
+        CPSamplePipeline(den.unet, den.scheduler, clf).save_pretrained(out / 'pipeline')
+        sets['protected'].save(out / 'protected_subset.json')
+        res = {'command': 'protect', 'cpsample_nb': cpsample_nb.__version__, 'settings': s | {'quick': quick, 'seed': seed, 'threshold_q': threshold_q},
+               **_record(model, data, heldout, den, sets, thr, clf_info, samp, ev, figs, p), 'wall_time_s': round(time.time() - t0, 1)}
+        write_json(out / 'results.json', res)
+        (out / 'report.md').write_text(protect_report(res))
+    bar.set_postfix_str('done'); bar.update(); bar.close()
+    if main and progress: print(f"wrote {out}/report.md, results.json, figures/, the samples and the CPSamplePipeline folder {out}/pipeline")
+    return res
+
 # %% ../nbs/16_protect.ipynb #897505e8
 def protect(model: str,  # the model: a diffusers pipeline folder, a UNet2DModel folder, a train-denoiser model folder, a shipped name or a hub id
             data: str,  # folder of the images to protect (flat or nested, e.g. ImageFolder's class sub-folders)
@@ -183,37 +219,11 @@ def protect(model: str,  # the model: a diffusers pipeline folder, a UNet2DModel
             progress: bool = True,  # progress bars
            ) -> dict:
     "Protect a model's training images with CPSample: classifier, calibrated threshold, both samplers, evaluation, report and pipeline in `out`."
-    from accelerate import PartialState
     if threads: torch.set_num_threads(threads)
     s = protect_settings(quick, n_samples=n_samples, steps=steps, alpha=alpha, scale=scale, tau=tau, classifier_steps=classifier_steps,
                          classifier_batch=classifier_batch, batch_size=batch_size)
     if not 0 < threshold_q < 1: raise ValueError(f"--threshold-q must be in (0, 1), got {threshold_q}")
-    out, t0, main = Path(out), time.time(), PartialState(cpu=not str(device).startswith('cuda')).is_main_process
-    bar = tqdm(total=5, desc='protect', disable=not (progress and main))
-    den = load_model(model, scheduler, device); bar.set_postfix_str('images'); bar.update()
-    sets = split_images(den, data, heldout, n_protect, seed)
-    thr = _threshold(sets, threshold_q); bar.set_postfix_str('classifier'); bar.update()
-    clf, clf_info = stage_classifier(out, sets, den, s, seed, device, progress); bar.set_postfix_str('sampling'); bar.update()
-    xs, samp = stage_samples(out, den, clf, s, seed, clf_info['steps']); bar.set_postfix_str('evaluation'); bar.update()
-    ev, figs, p = _evaluate(out, xs, sets, thr['value']) if main else (None, {}, None)
-    if main:
-        CPSamplePipeline(den.unet, den.scheduler, clf).save_pretrained(out / 'pipeline')
-        sets['protected'].save(out / 'protected_subset.json')
-        c, size = model_shape(den)
-        res = {'command': 'protect', 'cpsample_nb': cpsample_nb.__version__, 'settings': s | {'quick': quick, 'seed': seed, 'threshold_q': threshold_q},
-               'model': {'source': str(model), 'kind': den.manifest.get('kind', 'train-denoiser'), 'channels': c, 'size': size,
-                         'parameters': sum(q.numel() for q in den.unet.parameters())},
-               'data': {'folder': str(data), 'images': sets['n_data'], 'protected': len(sets['protected']), 'files': sets['files'],
-                        'nonmembers': clf_info['nonmembers'], 'heldout': None if heldout is None else str(heldout), 'heldout_images': sets['n_heldout']},
-               'threshold': thr, 'classifier': clf_info, 'sampling': samp, 'chi2_p_value': p, 'evaluation': ev, 'figures': figs,
-               'files': {'pipeline': 'pipeline', 'samples': ['samples_ddim.safetensors', 'samples_cpsample.safetensors'],
-                         'classifier': 'classifier', 'protected_subset': 'protected_subset.json'},
-               'wall_time_s': round(time.time() - t0, 1)}
-        write_json(out / 'results.json', res)
-        (out / 'report.md').write_text(protect_report(res))
-    bar.set_postfix_str('done'); bar.update(); bar.close()
-    if main and progress: print(f"wrote {out}/report.md, results.json, figures/, the samples and the CPSamplePipeline folder {out}/pipeline")
-    return res if main else {}
+    return _run(s, model, data, out, heldout, n_protect, scheduler, threshold_q, quick=quick, seed=seed, device=device, progress=progress)
 
 # %% ../nbs/16_protect.ipynb #5651eaff
 def example_setup(work,  # folder to fill: train/ (class sub-folders, one RGBA and one grayscale file), heldout/, my_pipeline/

@@ -15,6 +15,18 @@ def run(*args):
     return subprocess.run([tool('cpsample'), *args], capture_output=True, text=True)
 
 
+def _argv(command: str, **options) -> list:
+    "The command line of `command` with these options (`n_samples=3` -> `--n-samples 3`)."
+    return [command] + [x for k, v in options.items() for x in (f"--{k.replace('_', '-')}", str(v))]
+
+
+def _reports_error_of(r, command: str, fn) -> bool:
+    "The process ended with status 1 and one stderr line: `cpsample COMMAND: error: ` and the message `fn()` raises in-process."
+    "(The messages themselves are tested in the notebooks; this is the command line's part: the same check, one clear line.)"
+    with pytest.raises((ValueError, OSError)) as e: fn()
+    return _one_error_line(r) and r.stderr.strip() == f'cpsample {command}: error: {e.value}'
+
+
 def test_help_lists_the_commands():
     r = run('--help')
     assert r.returncode == 0 and 'demo' in r.stdout
@@ -27,7 +39,7 @@ def test_no_command_prints_help_and_fails():
 
 def test_demo_quick_writes_results_report_and_pngs(tmp_path):
     out = tmp_path / 'demo'
-    r = run('demo', '--quick', '--n-samples', '50', '--steps', '5', '--no-side', '--out', str(out))  # SIDE runs in 14_side and 15_experiments
+    r = run('demo', '--quick', '--n-samples', '50', '--steps', '5', '--no-side', '--out', str(out))  # SIDE runs in 14_side and 15a_demo_stages
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out / 'results.json').read_text())
     assert res['dataset']['n_protected'] + res['dataset']['n_heldout_faces'] == 100 and res['dataset']['image_shape'] == [1, 16, 16]
@@ -41,7 +53,7 @@ def test_demo_quick_writes_results_report_and_pngs(tmp_path):
     assert (out / 'protected_set.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
-@pytest.mark.skipif(not SLOW, reason="the quick Fashion-MNIST demo: 15_experiments runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
+@pytest.mark.skipif(not SLOW, reason="the quick Fashion-MNIST demo: 15b_demo runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
 def test_demo_quick_on_fashion_saves_the_samples_and_the_subset(tmp_path):
     out = tmp_path / 'fashion'
     r = run('demo', '--quick', '--data', 'fashion', '--no-side', '--n-samples', '16', '--steps', '5', '--out', str(out))
@@ -63,26 +75,28 @@ def test_demo_unknown_data_is_a_clear_error(tmp_path):
 
 @pytest.mark.skipif(not SLOW, reason="another demo-argument error as a process; test_demo_bad_alpha_is_a_clear_error covers the path (CPSAMPLE_TEST_FLAGS=slow)")
 def test_demo_bad_size_is_a_clear_error(tmp_path):
-    "As a process: exit status 1, one error line, no output folder (15_experiments tests the message in-process)."
-    r = run('demo', '--quick', '--size', '0', '--out', str(tmp_path / 'x'))
-    assert _one_error_line(r) and 'size must be a positive integer' in r.stderr, r.stderr[-2000:]
+    "As a process: exit status 1, one error line, no output folder (15b_demo tests the message in-process)."
+    from cpsample_nb.demo import demo_command
+    r = run('demo', '--quick', *_argv('demo', size=0, out=tmp_path / 'x')[1:])
+    assert _reports_error_of(r, 'demo', lambda: demo_command(quick=True, size=0, out=str(tmp_path / 'x'))), r.stderr[-2000:]
     assert not (tmp_path / 'x').exists()
 
 
 def test_demo_bad_alpha_is_a_clear_error(tmp_path):
-    r = run('demo', '--quick', '--alpha', '0.9', '--out', str(tmp_path / 'x'))
-    assert r.returncode == 1 and 'alpha must be in (0, 0.5]' in r.stderr
+    from cpsample_nb.demo import demo_command
+    r = run('demo', '--quick', *_argv('demo', alpha=0.9, out=tmp_path / 'x')[1:])
+    assert _reports_error_of(r, 'demo', lambda: demo_command(quick=True, alpha=0.9, out=str(tmp_path / 'x'))), r.stderr[-2000:]
     assert not (tmp_path / 'x').exists()
 
 
 def test_sample_and_evaluate_have_help():
-    for cmd, flags in (('sample', ('--model', '--classifier', '--alpha', '--scale', '--n', '--out')),
-                       ('evaluate', ('--samples', '--train', '--baseline', '--out'))):
-        r = run(cmd, '--help')
-        assert r.returncode == 0 and all(f in r.stdout for f in flags), r.stdout
+    "`cpsample sample --help` and `cpsample evaluate --help` list every option of their parsers."
+    for cmd in ('sample', 'evaluate'):
+        r, flags = run(cmd, '--help'), _options(cmd)
+        assert r.returncode == 0 and len(flags) > 5 and all(f in r.stdout for f in flags), r.stdout
 
 
-@pytest.mark.skipif(not SLOW, reason="sample + evaluate as commands (four processes); 15_experiments runs both in-process (CPSAMPLE_TEST_FLAGS=slow)")
+@pytest.mark.skipif(not SLOW, reason="sample + evaluate as commands (four processes); 15c_sample_evaluate runs both in-process (CPSAMPLE_TEST_FLAGS=slow)")
 def test_sample_then_evaluate_on_the_shipped_faces_model(tmp_path):
     common = ['--model', 'faces', '--n', '6', '--steps', '3', '--batch-size', '4', '--threads', '1']
     r = run('sample', *common, '--classifier', 'faces', '--out', str(tmp_path / 'cp.safetensors'))
@@ -108,23 +122,25 @@ def _one_error_line(r, code=1):
     return r.returncode == code and len(lines) == 1 and 'error:' in lines[0] and 'Traceback' not in r.stderr
 
 
-@pytest.mark.skipif(not SLOW, reason="a dozen cpsample processes; the messages are tested in 15_experiments (CPSAMPLE_TEST_FLAGS=slow)")
+@pytest.mark.skipif(not SLOW, reason="a dozen cpsample processes; the messages are tested in 15c_sample_evaluate (CPSAMPLE_TEST_FLAGS=slow)")
 def test_sample_and_evaluate_bad_input_is_one_clear_line_and_writes_nothing(tmp_path):
+    "Each bad input (bad alpha, no such model, wrong file name; missing, flat or junk samples file) is the function's error as one line."
     from safetensors.torch import save_file
     import torch
+    from cpsample_nb.sample_evaluate import evaluate_command, sample_command
     save_file({'images': torch.zeros(4, 16, 16)}, str(tmp_path / 'flat.safetensors'))
     (tmp_path / 'junk.safetensors').write_text('junk')
+    s = str(tmp_path / 's.safetensors')
     cases = [
-        (('sample', '--model', 'faces', '--n', '2', '--alpha', '0.9', '--out', str(tmp_path / 's.safetensors')), 'alpha must be in (0, 0.5]'),
-        (('sample', '--model', str(tmp_path / 'nomodel'), '--n', '2', '--out', str(tmp_path / 's.safetensors')), 'no manifest.json'),
-        (('sample', '--model', 'faces', '--n', '2', '--out', str(tmp_path / 's.npy')), 'must be a .safetensors file'),
-        (('evaluate', '--samples', str(tmp_path / 'none.safetensors'), '--train', 'faces', '--out', str(tmp_path / 'ev')), 'does not exist'),
-        (('evaluate', '--samples', str(tmp_path / 'flat.safetensors'), '--train', 'faces', '--out', str(tmp_path / 'ev')), '(N, C, H, W)'),
-        (('evaluate', '--samples', str(tmp_path / 'junk.safetensors'), '--train', 'faces', '--out', str(tmp_path / 'ev')), 'not a safetensors file'),
+        ('sample', dict(model='faces', n=2, alpha=0.9, out=s)),
+        ('sample', dict(model=str(tmp_path / 'nomodel'), n=2, out=s)),
+        ('sample', dict(model='faces', n=2, out=str(tmp_path / 's.npy'))),
+        *[('evaluate', dict(samples=str(tmp_path / f), train='faces', out=str(tmp_path / 'ev'))) for f in ('none.safetensors', 'flat.safetensors', 'junk.safetensors')],
     ]
-    for args, msg in cases:
-        r = run(*args)
-        assert _one_error_line(r) and msg in r.stderr, (args, r.stderr[-2000:])
+    for cmd, kw in cases:
+        fn = {'sample': sample_command, 'evaluate': evaluate_command}[cmd]
+        r = run(*_argv(cmd, **kw))
+        assert _reports_error_of(r, cmd, lambda: fn(**kw)), (cmd, kw, r.stderr[-2000:])
     r = run('sample', '--model', 'faces', '--n', 'many', '--out', str(tmp_path / 's.safetensors'))
     assert r.returncode == 2 and "invalid int value: 'many'" in r.stderr  # argparse's usage error
     assert sorted(p.name for p in tmp_path.iterdir()) == ['flat.safetensors', 'junk.safetensors']  # nothing written
