@@ -996,7 +996,7 @@ def add_frontier(p):
     p.add_argument('--pair', default='fashion', choices=['fashion'], help='shipped pair (default: %(default)s)')
     p.add_argument('--n', type=int_at_least(2), default=2000, help='images per sampler (default: %(default)s)')
     p.add_argument('--steps', type=positive_int, default=50, help='DDIM steps (default: %(default)s)')
-    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'amg', 'bound', 'x0', 'gated'])
+    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'amg', 'bound', 'x0', 'gated', 'band'])
     p.add_argument('--bound', nargs='+', default=['0.9:10'], metavar='THRESHOLD:SCALE',
                    help="'bound': CPSample's push where x0_hat's cosine to S is above THRESHOLD (guidance.GatedGuidance with x0_bound_gate; default: %(default)s)")
     p.add_argument('--amg', nargs='+', default=['0.95:10'], metavar='THRESHOLD:SCALE', help="AMG settings (default: %(default)s)")
@@ -1004,6 +1004,9 @@ def add_frontier(p):
                    help="'x0': CPSample's rule and push on x0_hat (guidance.X0Guidance, t_read 0) with the train-classifier folder DIR's classifier")
     p.add_argument('--gated', nargs='+', default=[], metavar='DIR:THRESHOLD:SCALE',
                    help="'gated': the pair's CPSample push where DIR's classifier, reading x0_hat at t 0, is more confident than THRESHOLD (GatedGuidance)")
+    p.add_argument('--band', nargs='+', default=[], metavar='RULE:ALPHA:SCALE:LO-HI',
+                   help="'band': a rule that acts only at timesteps LO <= t <= HI (no classifier call outside): RULE 'cp' is the published "
+                        "rule with the pair's classifier, a train-classifier folder is the x0_hat rule (X0Guidance) with its classifier")
     p.add_argument('--batch', type=positive_int, default=250, help='images per batch (default: %(default)s)')
     p.add_argument('--seed', type=nonneg_int, default=0)
     p.add_argument('--boot', type=positive_int, default=200, help='bootstrap resamples (default: %(default)s)')
@@ -1025,6 +1028,24 @@ def check_frontier(p, a):
     except ValueError: p.error(f'--gated: each is DIR:THRESHOLD:SCALE, got {a.gated}')
     if any(not Path(d).is_dir() or not 0.5 <= th < 1 or sc < 0 for d, th, sc in a.gated_settings): p.error(f'--gated: DIR an existing folder, THRESHOLD in [0.5, 1), SCALE >= 0, got {a.gated}')
     if ('gated' in a.samplers) != bool(a.gated): p.error("--samplers gated and --gated DIR:THRESHOLD:SCALE go together")
+    try: a.band_settings = [(r, float(al), float(sc), *(int(v) for v in b.split('-'))) for r, al, sc, b in (s.rsplit(':', 3) for s in a.band)]
+    except ValueError: p.error(f'--band: each is RULE:ALPHA:SCALE:LO-HI, got {a.band}')
+    if any((r != 'cp' and not Path(r).is_dir()) or not 0 < al <= 0.5 or sc < 0 or not 0 <= lo <= hi for r, al, sc, lo, hi in a.band_settings):
+        p.error(f"--band: RULE 'cp' or an existing folder, ALPHA in (0, 0.5], SCALE >= 0, 0 <= LO <= HI, got {a.band}")
+    if ('band' in a.samplers) != bool(a.band): p.error("--samplers band and --band RULE:ALPHA:SCALE:LO-HI go together")
+
+
+class TimeBand:
+    "A guidance object that acts only at timesteps lo <= t <= hi (no classifier call outside): a t-dependent alpha and scale."
+    def __init__(self, guide, lo: int, hi: int):
+        self.guide, self.classifier, self.lo, self.hi, self.active = guide, guide.classifier, lo, hi, False
+
+    def __call__(self, eps, x, t, abar_t):
+        self.active = self.lo <= int(t) <= self.hi
+        return self.guide(eps, x, t, abar_t) if self.active else eps
+
+    @property
+    def pushed(self): return self.guide.pushed if self.active else None
 
 
 def run_frontier(a, env):
@@ -1034,7 +1055,7 @@ def run_frontier(a, env):
     from cpsample_nb.evaluation import bootstrap_interval, wilson_interval
     from cpsample_nb.quality import FrechetDistance, GaussianStats, fd_fmnist_classifier, frechet_distance
     from cpsample_nb.experiments import sample_in_batches
-    from cpsample_nb.guidance import SETTINGS, GatedGuidance, X0Guidance, classifier_gate, x0_bound_gate
+    from cpsample_nb.guidance import SETTINGS, CPGuidance, GatedGuidance, X0Guidance, classifier_gate, x0_bound_gate
     from cpsample_nb.sampler import amg_sample, cpsample, guided_ddim, plain_ddim, rejection_sample
     den, clf = load_pair(a.pair, {})
     S, (test, _) = den.subset.images, load_fashion_mnist('test', 16)
@@ -1063,6 +1084,11 @@ def run_frontier(a, env):
             for d, th, sc in a.gated_settings:
                 samplers[f'x0_hat gate {Path(d).name} > {th:g}, CPSample push s={sc:g}'] = lambda b, g, c=pair_classifier(a.pair, {a.pair: d}), th=th, sc=sc: guided_ddim(
                     den.unet, den.scheduler, GatedGuidance(clf, classifier_gate(c, 'x0_hat'), th, scale=sc, tau=cp['tau']), batch_size=b, generator=g, **kw)
+        if name == 'band':
+            for r, al, sc, lo, hi in a.band_settings:
+                guide = (lambda c=clf, al=al, sc=sc: CPGuidance(c, al, sc, cp['tau'])) if r == 'cp' else (lambda c=pair_classifier(a.pair, {a.pair: r}), al=al, sc=sc: X0Guidance(c, al, sc, cp['tau']))
+                samplers[f"{'published' if r == 'cp' else 'x0_hat ' + Path(r).name} rule a={al:g} s={sc:g} only at t {lo}-{hi}"] = lambda b, g, guide=guide, lo=lo, hi=hi: guided_ddim(
+                    den.unet, den.scheduler, TimeBand(guide(), lo, hi), batch_size=b, generator=g, **kw)
     for fn in samplers.values(): fn(2, torch.Generator().manual_seed(10**6))  # warm-up: first calls pay one-off costs
     rows, base = [], None
     for name, fn in progress(samplers.items(), 'samplers', total=len(samplers)):
