@@ -75,8 +75,15 @@ def _cached(path, make: Callable) -> tuple[torch.Tensor, torch.Tensor | None]:
         save_file({'images': x.contiguous(), **({'classes': c.contiguous()} if c is not None else {})}, str(tmp)); tmp.replace(path)
     return x, c
 
-def draw(target: Target, classifier, n: int, lam: float, cfg: SideConfig, stream: int,
-         num_classes: int | None = None, device=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+def draw(target: Target,  # the score function sampled through
+         classifier,  # SIDE's or Cond's classifier; None: plain sampling
+         n: int,  # images to draw
+         lam: float,  # guidance weight lambda
+         cfg: SideConfig,  # its batch size, DDIM steps and seed
+         stream: int,  # which seed stream (1: the synthetic images, 0: the arms)
+         num_classes: int | None = None,  # K'
+         device=None,  # where sampling runs (default: CPU)
+        ) -> tuple[torch.Tensor, torch.Tensor | None]:
     "`side_sample` in batches of `cfg.batch_size`, batch i seeded from (cfg.seed, stream, i); images and classes on the CPU."
     xs, cs = [], []
     for i, start in enumerate(range(0, n, cfg.batch_size)):
@@ -88,7 +95,13 @@ def draw(target: Target, classifier, n: int, lam: float, cfg: SideConfig, stream
 
 # %% ../nbs/14a_side_attack.ipynb #fddbfc47
 @torch.no_grad()
-def accuracy(classifier: Callable, images: torch.Tensor, labels: torch.Tensor, scheduler, t: int, seed: int = 0) -> float:
+def accuracy(classifier: Callable,  # (x_t, t) -> (N, K') logits
+             images: torch.Tensor,  # (N, C, H, W) clean images
+             labels: torch.Tensor,  # (N,) their classes
+             scheduler,  # the noise schedule that noises them
+             t: int,  # the timestep they are noised to (0: clean)
+             seed: int = 0,  # seed of the noise
+            ) -> float:
     "Share of `images`, noised to timestep `t` (fixed noise), that `classifier` puts in their class."
     dev = next(iter(getattr(classifier, 'model', classifier).parameters())).device
     x = images.to(dev); tt = torch.full((len(x),), int(t), dtype=torch.long, device=dev)
