@@ -6,63 +6,13 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
-import types
 import typing
 
+from .options import command
+
 # %% auto #0
-__all__ = ['ATTACKS', 'COMMANDS', 'add_options', 'command', 'attack_command', 'add_attack', 'run_attack', 'build_parser', 'main']
-
-# %% ../nbs/17_cli.ipynb #9871b5a8
-def _kind(anno) -> dict:
-    "argparse keywords for a parameter annotated `anno`: `type`, `choices` or `nargs`."
-    args = [a for a in typing.get_args(anno) if a is not type(None)]
-    if typing.get_origin(anno) in (typing.Union, types.UnionType) and len(args) == 1: anno = args[0]  # X | None
-    origin = typing.get_origin(anno)
-    if origin is typing.Literal: return {'choices': typing.get_args(anno), 'type': type(typing.get_args(anno)[0])}
-    if origin in (tuple, list): return {'nargs': '+', 'type': typing.get_args(anno)[0]}
-    return {'type': anno if anno in (int, float) else str}
-
-def add_options(p: argparse.ArgumentParser,  # the sub-command's parser
-                func,  # a function whose parameters are the options: `n_samples: int = 16,  # help` -> `--n-samples N`
-               ) -> list[str]:
-    """Add one option per parameter of `func`, named, typed and documented by its signature and docments:
-    no default: required; `bool` False: a switch; `bool` True: a `--no-` switch. Returns the parameter names."""
-    from fastcore.docments import docments
-    hints, names = typing.get_type_hints(func), []
-    for name, d in docments(func, full=True).items():
-        if name == 'return': continue
-        flag, default, help_ = '--' + name.replace('_', '-'), d['default'], d['docment'] or ''
-        if hints.get(name) is bool:
-            if default is True: p.add_argument('--no-' + name.replace('_', '-'), dest=name, action='store_false', help=help_)
-            else: p.add_argument(flag, dest=name, action='store_true', help=help_)
-        elif default is inspect.Parameter.empty:
-            p.add_argument(flag, dest=name, required=True, help=help_, **_kind(hints.get(name, str)))
-        else:
-            shown = f" (default: {default})" if default is not None and default != () else ''
-            p.add_argument(flag, dest=name, default=default, help=help_ + shown, **_kind(hints.get(name, str)))
-        names.append(name)
-    return names
-
-# %% ../nbs/17_cli.ipynb #fee0e972
-def _function(module: str, name: str):
-    "The function `cpsample_nb.<module>.<name>`, its module imported now (not when `cpsample` starts: keeps `--help` fast)."
-    import importlib
-    return getattr(importlib.import_module(f'cpsample_nb.{module}'), name)
-
-def _lazy(module: str, name: str):
-    "A function of a module that is imported only when the sub-command runs."
-    return lambda *a: _function(module, name)(*a)
-
-
-def command(module: str, name: str) -> tuple:
-    """The (add, run) pair of a sub-command that is the function `cpsample_nb.<module>.<name>`: its options come from
-    the function's signature (`add_options`); the module is imported only when that sub-command is parsed or run."""
-    fn = lambda: _function(module, name)
-    def add(p): p.set_defaults(_params=add_options(p, fn()))
-    def run(a): return fn()(**{k: tuple(v) if isinstance(v, list) else v for k, v in vars(a).items() if k in a._params})
-    return add, run
+__all__ = ['ATTACKS', 'COMMANDS', 'attack_command', 'add_attack', 'run_attack', 'build_parser', 'main']
 
 # %% ../nbs/17_cli.ipynb #9939e9c3
 def _attack_models(model: str, classifier: str | None, learned: bool, device: str, threads: int | None) -> tuple:
@@ -140,14 +90,14 @@ COMMANDS = {
     'protect': ('protect your own diffusers model: classifier, calibrated copy threshold, plain and CPSample samples, report and pipeline',
                 *command('protect', 'protect')),
     'train-classifier': ('train the random-label time-conditioned classifier on faces, digits or a folder of images',
-                         _lazy('train_command', 'add_train_classifier_args'), _lazy('train_command', 'run_train_classifier')),
+                         *command('train_command', 'train_classifier_command')),
     'train-denoiser': ('train a UNet2DModel denoiser on a protected set until it replicates',
-                       _lazy('denoiser', 'add_train_denoiser_args'), _lazy('denoiser', 'run_train_denoiser')),
+                       *command('denoiser', 'train_denoiser_command')),
     'train-quality-classifier': ('train the Fashion-MNIST classifier behind fd_fmnist_classifier', *command('quality', 'train_quality_command')),
     'attack': ('a membership or extraction attack on a model and its sampler: --kind loss|secmi|pia|nn|side (then --help lists its options)',
                add_attack, run_attack),
     'attack-side': ('run the SIDE extraction attack against a denoiser and its CPSample sampler (the older form of attack --kind side)',
-                    _lazy('side_attack', 'add_attack_side_args'), _lazy('side_attack', 'run_attack_side')),
+                    *command('side_attack', 'attack_side')),
     'train-t2i': ('train the mini text-to-image model on captioned Fashion-MNIST with memorised cases',
                   *command('t2i_commands', 'train_t2i_command')),
     'train-latent-classifier': ("train latent CPSample's random-label classifier on a text-to-image model's VAE latents",

@@ -9,6 +9,7 @@ import argparse
 import json
 import shutil
 import time
+import typing
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,8 @@ from .ddim import ddim_sample
 
 # %% auto #0
 __all__ = ['DATA_NAMES', 'make_unet', 'training_images', 'save_checkpoint', 'checkpoints', 'find_checkpoint', 'load_checkpoint',
-           'TrainConfig', 'train_denoiser', 'export_denoiser', 'Denoiser', 'load_denoiser', 'add_train_denoiser_args',
-           'plot_replication', 'evaluate_replication', 'initial_unet', 'heldout_images', 'train_denoiser_command',
-           'run_train_denoiser']
+           'TrainConfig', 'train_denoiser', 'export_denoiser', 'Denoiser', 'load_denoiser', 'command_line',
+           'train_denoiser_command', 'plot_replication', 'evaluate_replication', 'initial_unet', 'heldout_images']
 
 # %% ../nbs/07_denoiser.ipynb #6ab50a0c
 def make_unet(sample_size: int = 16,  # image height and width
@@ -224,32 +224,46 @@ def load_denoiser(folder, device='cpu') -> Denoiser:
         subset = ProtectedSubset(full[torch.tensor(d['indices'])], torch.tensor(d['indices']), d['subset_seed'], len(full))
     return Denoiser(unet, sched, manifest, subset)
 
+# %% ../nbs/07_denoiser.ipynb #f150eea3
+def command_line(args,  # the options, e.g. an argparse.Namespace (names as the function's parameters)
+                 name: str = 'train-denoiser',  # the sub-command
+                ) -> str:
+    "The full `cpsample NAME` command line that reproduces `args` (every option spelled out; switches given when True)."
+    import shlex
+    parts = ['cpsample', name]
+    for k, v in vars(args).items():
+        if k.startswith('_') or k in ('func', 'command') or v is None or v is False: continue  # parser internals (the CLI's _run)
+        flag = '--' + k.replace('_', '-')
+        parts += [flag] if v is True else [flag, shlex.quote(str(v))]
+    return ' '.join(parts)
+
 # %% ../nbs/07_denoiser.ipynb #72c79749
-def add_train_denoiser_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    "Add the `train-denoiser` options to an argument parser."
-    d = TrainConfig()
-    p.add_argument('--data', default='faces', help="'faces', 'digits', 'fashion' or a folder of PNG/JPEG images")
-    p.add_argument('--out', required=True, help='run folder (checkpoints, log, plot, model/)')
-    p.add_argument('--size', type=int, default=None, help='resolution (default 16; 8 for digits)')
-    p.add_argument('--channels', type=int, default=None, choices=(1, 3), help='convert a folder to 1 or 3 channels')
-    p.add_argument('--n', type=int, default=100, help='protected subset size')
-    p.add_argument('--subset-seed', type=int, default=0)
-    p.add_argument('--steps', type=int, default=d.steps)
-    p.add_argument('--batch-size', type=int, default=d.batch_size)
-    p.add_argument('--lr', type=float, default=d.lr)
-    p.add_argument('--seed', type=int, default=d.seed)
-    p.add_argument('--log-every', type=int, default=d.log_every)
-    p.add_argument('--n-eval', type=int, default=d.n_eval, help='DDIM samples per logged replication rate')
-    p.add_argument('--eval-steps', type=int, default=d.eval_steps, help='DDIM steps per logged replication rate')
-    p.add_argument('--n-final', type=int, default=1000, help='DDIM samples for the final measurement (0: skip it)')
-    p.add_argument('--final-steps', type=int, default=50, help='DDIM steps for the final measurement')
-    p.add_argument('--block-out-channels', default='32,64,64', help='UNet channels per level')
-    p.add_argument('--threshold-q', type=float, default=0.999, help='copy threshold: this quantile of held-out images\' nearest cosine to the subset')
-    p.add_argument('--init', default=None, help='start from the weights of this train-denoiser model folder (OUT/model): fine-tuning')
-    p.add_argument('--no-resume', action='store_true', help='start afresh even if DIR holds a checkpoint')
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    return p
+def train_denoiser_command(
+    out: str,  # run folder (checkpoints, log, plot, model/)
+    data: str = 'faces',  # 'faces', 'digits', 'fashion' or a folder of PNG/JPEG images
+    size: int | None = None,  # resolution (default 16; 8 for digits)
+    channels: typing.Literal[1, 3] | None = None,  # convert a folder to 1 or 3 channels
+    n: int = 100,  # protected subset size
+    subset_seed: int = 0,  # seed of the protected subset draw
+    steps: int = TrainConfig.steps,  # optimiser steps in total
+    batch_size: int = TrainConfig.batch_size,  # images per step
+    lr: float = TrainConfig.lr,  # AdamW learning rate (after a linear warm-up)
+    seed: int = TrainConfig.seed,  # seeds the model init and every random draw
+    log_every: int = TrainConfig.log_every,  # steps between replication-rate measurements and checkpoints
+    n_eval: int = TrainConfig.n_eval,  # DDIM samples per logged replication rate
+    eval_steps: int = TrainConfig.eval_steps,  # DDIM steps per logged replication rate
+    n_final: int = 1000,  # DDIM samples for the final measurement (0: skip it)
+    final_steps: int = 50,  # DDIM steps for the final measurement
+    block_out_channels: str = '32,64,64',  # UNet channels per level
+    threshold_q: float = 0.999,  # copy threshold: this quantile of held-out images' nearest cosine to the subset
+    init: str | None = None,  # start from the weights of this train-denoiser model folder (OUT/model): fine-tuning
+    no_resume: bool = False,  # start afresh even if OUT holds a checkpoint
+    device: str = 'cpu',  # torch device
+    threads: int | None = None,  # torch CPU threads
+) -> dict:
+    "`cpsample train-denoiser`: train on the protected subset, plot, measure and export to `OUT/model`."
+    a = dict(locals()); a = {'data': a.pop('data'), **a}  # the recorded command line keeps the options' historical order
+    return _train_denoiser_run(argparse.Namespace(**a))
 
 # %% ../nbs/07_denoiser.ipynb #63446438
 def plot_replication(log: list, path) -> Path:
@@ -300,20 +314,9 @@ def heldout_images(data: str,  # the --data name
     rest = torch.ones(len(full), dtype=torch.bool); rest[sub.indices] = False
     return full[rest] if rest.sum() >= 2 else None
 
-# %% ../nbs/07_denoiser.ipynb #f150eea3
-def train_denoiser_command(args) -> str:
-    "The full `cpsample train-denoiser` command line that reproduces `args` (every option spelled out)."
-    import shlex
-    parts = ['cpsample', 'train-denoiser']
-    for k, v in vars(args).items():
-        if k.startswith('_') or k in ('func', 'command') or v is None or v is False: continue  # parser internals (the CLI's _run)
-        flag = '--' + k.replace('_', '-')
-        parts += [flag] if v is True else [flag, shlex.quote(str(v))]
-    return ' '.join(parts)
-
 # %% ../nbs/07_denoiser.ipynb #f2c0f326
-def run_train_denoiser(args) -> dict:
-    "Run `cpsample train-denoiser`: train on the protected subset, plot, measure and export to `OUT/model`."
+def _train_denoiser_run(args) -> dict:
+    "Run `cpsample train-denoiser` with its options in `args`."
     if args.threads: torch.set_num_threads(args.threads)
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     full = training_images(args.data, args.size, args.channels)
@@ -335,7 +338,7 @@ def run_train_denoiser(args) -> dict:
             'indices': sub.indices.tolist(), 'subset_seed': sub.seed, 'total': sub.total,
             'threshold': thr, 'threshold_q': args.threshold_q, 'n_heldout': None if held is None else len(held)}
     export_denoiser(res, out / 'model', {'data': data, 'config': vars(cfg), 'seed': cfg.seed,
-                    'block_out_channels': list(unet.config.block_out_channels), 'init': init, 'final_evaluation': final, 'command': train_denoiser_command(args),
+                    'block_out_channels': list(unet.config.block_out_channels), 'init': init, 'final_evaluation': final, 'command': command_line(args),
                     'torch': torch.__version__, 'threads': torch.get_num_threads()})
     if final: print(f"final: {final['rep95']:.3f} of {final['n_samples']} DDIM samples above cosine 0.95, {final['rep97']:.3f} above 0.97")
     return {'out': str(out), 'steps': res['step'], 'wall_s': res['wall_s'], 'final': final}

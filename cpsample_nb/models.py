@@ -12,8 +12,8 @@ from pathlib import Path
 
 import cpsample_nb
 from .training import load_classifier
-from .train_command import add_train_classifier_args, run_train_classifier
-from .denoiser import Denoiser, add_train_denoiser_args, load_denoiser, run_train_denoiser
+from .options import command as _command
+from .denoiser import Denoiser, load_denoiser
 from .data import load_image_folder
 from .quality import FashionNet
 
@@ -161,8 +161,8 @@ def load_model_images(folder,  # a flat or nested image folder
     except (ValueError, OSError) as e: raise type(e)(f"{what}: {e}") from e
 
 # %% ../nbs/11_models.ipynb #40e4ea2d
-TRAIN_COMMANDS = {'train-denoiser': (add_train_denoiser_args, run_train_denoiser),
-                  'train-classifier': (add_train_classifier_args, run_train_classifier)}
+TRAIN_COMMANDS = {'train-denoiser': ('denoiser', 'train_denoiser_command'),  # sub-command -> (module, function)
+                  'train-classifier': ('train_command', 'train_classifier_command')}
 
 def parse_train_command(command: str,  # a recorded command line, e.g. a manifest's 'command'
                        ) -> argparse.Namespace:
@@ -170,7 +170,7 @@ def parse_train_command(command: str,  # a recorded command line, e.g. a manifes
     words = shlex.split(command)
     if len(words) < 2 or words[1] not in TRAIN_COMMANDS:
         raise ValueError(f"not a recorded training command: {command[:80]!r}; expected 'cpsample {' or '.join(TRAIN_COMMANDS)} ...'")
-    add, run = TRAIN_COMMANDS[words[1]]
+    add, run = _command(*TRAIN_COMMANDS[words[1]])  # the options `cpsample` builds from the function's signature
     p = argparse.ArgumentParser(prog=f'cpsample {words[1]}'); add(p); p.set_defaults(_run=run)
     return p.parse_args(words[2:])
 

@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import time
+import typing
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -21,13 +22,14 @@ from .data import pixel_features, save_grid, write_json
 from .quality import FrechetDistance
 from .evaluation import Result, as_features, format_table, plot_most_similar_pairs
 from .models import load_models
+from .options import add_options
 from .side import (CPSAMPLE_DEMO, FACE_BANDS, MemScores, Surrogate, Target, bands_from_edges, build_surrogate,
                               mem_scores, side_sample, similarity_matrix, train_surrogate_classifier)
 
 # %% auto #0
 __all__ = ['QUICK_SIDE', 'SideConfig', 'draw', 'accuracy', 'SideRun', 'attack', 'plot_lambda_sweep', 'pairs_figure',
-           'side_section', 'load_side_models', 'add_attack_side_args', 'side_config', 'coverage_rows',
-           'write_side_outputs', 'run_attack_side', 'main']
+           'side_section', 'load_side_models', 'attack_side', 'side_config', 'coverage_rows', 'write_side_outputs',
+           'main']
 
 # %% ../nbs/14a_side_attack.ipynb #3cb929d5
 @dataclass
@@ -290,30 +292,34 @@ def _floats(s: str) -> tuple:
     try: return tuple(float(v) for v in s.split(',') if v.strip())
     except ValueError: raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 1,3,10, got {s!r}")
 
-def add_attack_side_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    "Add the `attack-side` options to the parser `p`."
-    d = SideConfig()
-    p.add_argument('--model', required=True, help="'faces' (the shipped denoiser) or a train-denoiser model folder (OUT/model)")
-    p.add_argument('--protect', default=None, help="'faces' (the shipped classifier) or a train-classifier folder: also attack the CPSample sampler")
-    p.add_argument('--alpha', type=float, default=None, help="CPSample's alpha (default: the demo's)")
-    p.add_argument('--scale', type=float, default=None, help="CPSample's scale (default: the demo's)")
-    p.add_argument('--skip-unprotected', action='store_true', help='with --protect: attack only the CPSample sampler')
-    p.add_argument('--out', required=True, help='output folder (results.json, report.md, PNGs, stage files; resumes)')
-    p.add_argument('--quick', action='store_true', help='tiny settings (seconds): QUICK_SIDE')
-    for k, h in (('n_syn', 'N_syn, images drawn to build the surrogate'), ('k', 'k-means clusters K'), ('n_g', 'N_G, images per arm'),
-                 ('steps', 'DDIM steps'), ('clf_steps', 'classifier training steps'), ('clf_batch', 'classifier batch size'),
-                 ('batch_size', 'images per sampling batch'), ('seed', 'seed of everything')):
-        p.add_argument('--' + k.replace('_', '-'), type=int, default=None, help=f"{h} (default: {getattr(d, k)})")
-    p.add_argument('--tau', type=float, default=None, help=f"cohesion threshold (default: {d.tau})")
-    p.add_argument('--clf-lr', type=float, default=None, help=f"classifier learning rate (default: {d.clf_lr})")
-    p.add_argument('--lambdas', type=_floats, default=None, help=f"guidance weights, comma separated (default: {','.join(f'{v:g}' for v in d.lambdas)})")
-    p.add_argument('--bands', type=_floats, default=None, help=f"similarity band edges (default: {','.join(f'{v:g}' for v in d.bands)})")
-    p.add_argument('--features', default='pixels', help="SIDE's embedding: pixels (default), sscd, dino, torchvision, torchscript (needs --feature-weights)")
-    p.add_argument('--feature-weights', default=None, help='local weights file for --features other than pixels')
-    p.add_argument('--feature-arch', default=None, help='torchvision architecture for --features torchvision/dino')
-    p.add_argument('--device', default='cpu', help="'cpu', 'cuda', ...")
-    p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    return p
+def attack_side(
+    model: str,  # 'faces' (the shipped denoiser) or a train-denoiser model folder (OUT/model)
+    out: str,  # output folder (results.json, report.md, PNGs, stage files; resumes)
+    protect: str | None = None,  # 'faces' (the shipped classifier) or a train-classifier folder: also attack the CPSample sampler
+    alpha: float | None = None,  # CPSample's alpha (default: the demo's)
+    scale: float | None = None,  # CPSample's scale (default: the demo's)
+    skip_unprotected: bool = False,  # with --protect: attack only the CPSample sampler
+    quick: bool = False,  # tiny settings (seconds): QUICK_SIDE
+    n_syn: int | None = None,  # N_syn, images drawn to build the surrogate (default: SideConfig's)
+    k: int | None = None,  # k-means clusters K (default: SideConfig's)
+    n_g: int | None = None,  # N_G, images per arm (default: SideConfig's)
+    steps: int | None = None,  # DDIM steps (default: SideConfig's)
+    clf_steps: int | None = None,  # classifier training steps (default: SideConfig's)
+    clf_batch: int | None = None,  # classifier batch size (default: SideConfig's)
+    batch_size: int | None = None,  # images per sampling batch (default: SideConfig's)
+    seed: int | None = None,  # seed of everything (default: SideConfig's)
+    tau: float | None = None,  # cohesion threshold (default: SideConfig's)
+    clf_lr: float | None = None,  # classifier learning rate (default: SideConfig's)
+    lambdas: typing.Annotated[tuple, _floats] | None = None,  # guidance weights, comma separated (default: SideConfig's)
+    bands: typing.Annotated[tuple, _floats] | None = None,  # similarity band edges, comma separated (default: SideConfig's)
+    features: str = 'pixels',  # SIDE's embedding: pixels, sscd, dino, torchvision, torchscript (needs --feature-weights)
+    feature_weights: str | None = None,  # local weights file for --features other than pixels
+    feature_arch: str | None = None,  # torchvision architecture for --features torchvision/dino
+    device: str = 'cpu',  # 'cpu', 'cuda', ...
+    threads: int | None = None,  # torch CPU threads
+) -> dict:
+    "`cpsample attack-side`: SIDE against the model (and, with --protect, its CPSample sampler)."
+    return _attack_side_run(argparse.Namespace(**locals()))
 
 # %% ../nbs/14a_side_attack.ipynb #a6beef90
 def side_config(args) -> SideConfig:
@@ -355,8 +361,8 @@ def write_side_outputs(out: Path,  # output folder
     return res
 
 # %% ../nbs/14a_side_attack.ipynb #0c310308
-def run_attack_side(args) -> dict:
-    "Run `cpsample attack-side` with parsed `args`: SIDE against the model (and, with --protect, its CPSample sampler)."
+def _attack_side_run(args) -> dict:
+    "Run `cpsample attack-side` with its options in `args`."
     from cpsample_nb.evaluation import feature_fn
     if args.threads: torch.set_num_threads(args.threads)
     cfg = side_config(args)
@@ -398,9 +404,10 @@ def _argv_of(args) -> list:
 def main(argv=None) -> int:
     "Entry point: parse `attack-side` options from `argv`, run, and turn bad input into a one-line error (exit status 1)."
     import sys
-    p = add_attack_side_args(argparse.ArgumentParser(prog='cpsample attack-side', description='SIDE extraction attack against a denoiser and its CPSample sampler.'))
+    p = argparse.ArgumentParser(prog='cpsample attack-side', description='SIDE extraction attack against a denoiser and its CPSample sampler.')
+    add_options(p, attack_side)
     args = p.parse_args(argv)
-    try: run_attack_side(args)
+    try: attack_side(**vars(args))
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         print(f"cpsample attack-side: error: {e}", file=sys.stderr); return 1
     return 0

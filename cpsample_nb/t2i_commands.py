@@ -14,7 +14,7 @@ import torch
 
 from .data import load_fashion_mnist, load_image_folder, save_grid, write_json
 from .training import TrainConfig as ClassifierConfig
-from .denoiser import train_denoiser_command
+from .denoiser import command_line
 from .guidance import SETTINGS
 from .stable_diffusion import build_clip_tokenizer, mini_sd_components, train_latent_classifier
 from .text2image import (T2I_PARTS, CaptionedSet, MemorisedCase, T2IConfig, captioned_fashion, export_t2i, load_t2i,
@@ -28,7 +28,7 @@ __all__ = ['train_t2i_command', 'sample_text_command', 't2i_protected_images', '
 def _t2i_command_line(opts: dict) -> str:
     "The `cpsample train-t2i` command line of `train_t2i_command`'s arguments `opts`, every option spelled out as in train-denoiser's."
     ns = argparse.Namespace(**{('no_resume' if k == 'resume' else k): (not v if k == 'resume' else v) for k, v in opts.items()})
-    return 'cpsample train-t2i' + train_denoiser_command(ns)[len('cpsample train-denoiser'):]
+    return command_line(ns, 'train-t2i')
 
 def _train_t2i_run(o: dict) -> dict:
     "Train and export the mini model with `train_t2i_command`'s arguments `o`."

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import typing
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -15,12 +16,12 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler
 
 from .data import write_json
+from .options import add_options
 from .classifier import BACKBONES, GUIDANCE_NET, MemorisationReport, TimeClassifier, _batched, bands_met, count_parameters, parse_bands
 from .training import TrainConfig, TrainResult, latest_checkpoint, plot_memorisation, train_classifier
 
 # %% auto #0
-__all__ = ['item_losses', 'class_probs', 'relabel_hard_items', 'add_train_classifier_args', 'load_training_data',
-           'run_train_classifier', 'main']
+__all__ = ['item_losses', 'class_probs', 'relabel_hard_items', 'train_classifier_command', 'load_training_data', 'main']
 
 # %% ../nbs/04b_train_command.ipynb #beacbae8
 @torch.no_grad()
@@ -81,55 +82,48 @@ def _band_spec(s: str):
     except ValueError as e: raise argparse.ArgumentTypeError(str(e))
 
 # %% ../nbs/04b_train_command.ipynb #fb7be595
-def _add_network_args(p: argparse.ArgumentParser):
-    "The network's options: the conv backbone's widths and blocks, or the MLP's."
-    p.add_argument('--channels', type=_csv_ints, default=GUIDANCE_NET['block_out_channels'], help='block widths, comma separated (default: 8,16)')
-    p.add_argument('--layers-per-block', type=int, default=1, help='residual blocks per down block (default: 1)')
-    p.add_argument('--groups', type=int, default=8, help='GroupNorm groups (default: 8)')
-    p.add_argument('--attention', action='store_true', help='self-attention in the middle block')
-    p.add_argument('--stem-stride', type=int, default=GUIDANCE_NET['stem_stride'], help='stride of the input convolution (2: half resolution inside, about 4x cheaper; default: 2)')
-    p.add_argument('--mid-resnets', type=int, default=2, help='residual blocks in the middle block (0: none; default: 2)')
-    p.add_argument('--backbone', choices=BACKBONES, default=GUIDANCE_NET.get('backbone', 'conv'),
-                   help="'conv' (the U-Net encoder: --channels ... --mid-resnets) or 'mlp' (--mlp-width, --mlp-layers) (default: %(default)s)")
-    p.add_argument('--mlp-width', type=int, default=256, help="hidden width of the 'mlp' backbone (default: %(default)s)")
-    p.add_argument('--mlp-layers', type=int, default=2, help="hidden layers of the 'mlp' backbone (default: %(default)s)")
-
-def _add_nonmember_args(p: argparse.ArgumentParser, weight: float):
-    "The non-members' options (an extension of the paper): where they come from, how many, their loss weight."
-    p.add_argument('--nonmembers', default=None,
-                   help="images to train toward p = 1/2, so the rule does not fire near them (an extension of the paper): 'rest' (the images "
-                        "of --data outside the --n subset), or 'faces', 'digits', 'fashion' or a folder")
-    p.add_argument('--nonmember-limit', type=int, default=None, help='use only the first NONMEMBER_LIMIT non-members')
-    p.add_argument('--nonmember-weight', type=float, default=weight, help=f'weight of the non-members\' loss (default: {weight})')
-
-# %% ../nbs/04b_train_command.ipynb #3ba823a3
-def add_train_classifier_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    "Add the `train-classifier` options to the parser `p`."
-    d = TrainConfig()
-    p.add_argument('--data', required=True, help="'faces' (100 LFW faces), 'digits' (1,797 sklearn digits), 'fashion' (the 60,000 Fashion-MNIST training images) or a folder of PNG/JPEG images")
-    p.add_argument('--out', required=True, help='output folder: checkpoints, memorisation.png, report.json (resumes if it holds a checkpoint)')
-    p.add_argument('--size', type=int, default=None, help='image resolution (default: 16; 8 for digits)')
-    p.add_argument('--limit', type=int, default=None, help='use only the first LIMIT images')
-    p.add_argument('--n', type=int, default=None, help='train on a protected subset of N images (the one `train-denoiser --n N` draws)')
-    p.add_argument('--subset-seed', type=int, default=0, help='seed of the --n subset draw (default: 0)')
-    _add_network_args(p)
-    for k in ('steps', 'batch_size', 'lr', 'weight_decay', 'grad_clip', 'ema_decay', 't_power', 'seed',
-              'checkpoint_every', 'keep_checkpoints', 'eval_every'):
-        v = getattr(d, k)
-        p.add_argument('--' + k.replace('_', '-'), type=type(v), default=v, help=f"(default: {v})")
-    p.add_argument('--target-ce', type=_band_spec, default=None,
-                   help="stop once every named band's cross-entropy is below its value, e.g. '0-100:0.05,200-300:0.3' (a number: the band 0-100)")
-    p.add_argument('--t-weights', type=_band_spec, default=None,
-                   help="sample t by band with these weights, e.g. '0-100:1,100-500:3' (default: t = 1000 u^t_power)")
-    p.add_argument('--label-seed', type=int, default=0, help='seed of the random Bernoulli(0.5) labels (default: 0)')
-    _add_nonmember_args(p, d.nonmember_weight)
-    p.add_argument('--relabel-threshold', type=float, default=None, help='after training, give items with loss above this a common label (duplicates)')
-    p.add_argument('--relabel-steps', type=int, default=500, help='steps to train after relabelling (default: 500)')
-    p.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: what accelerate picks)")
-    p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch decides)')
-    p.add_argument('--no-resume', action='store_true', help='refuse to continue an existing run in --out')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    return p
+def train_classifier_command(
+    data: str,  # 'faces' (100 LFW faces), 'digits' (1,797 sklearn digits), 'fashion' (the 60,000 Fashion-MNIST training images) or a folder of PNG/JPEG images
+    out: str,  # output folder: checkpoints, memorisation.png, report.json (resumes if it holds a checkpoint)
+    size: int | None = None,  # image resolution (default: 16; 8 for digits)
+    limit: int | None = None,  # use only the first LIMIT images
+    n: int | None = None,  # train on a protected subset of N images (the one `train-denoiser --n N` draws)
+    subset_seed: int = 0,  # seed of the --n subset draw
+    channels: typing.Annotated[tuple, _csv_ints] = GUIDANCE_NET['block_out_channels'],  # block widths, comma separated
+    layers_per_block: int = 1,  # residual blocks per down block
+    groups: int = 8,  # GroupNorm groups
+    attention: bool = False,  # self-attention in the middle block
+    stem_stride: int = GUIDANCE_NET['stem_stride'],  # stride of the input convolution (2: half resolution inside, about 4x cheaper)
+    mid_resnets: int = 2,  # residual blocks in the middle block (0: none)
+    backbone: typing.Literal[BACKBONES] = GUIDANCE_NET.get('backbone', 'conv'),  # 'conv' (the U-Net encoder: --channels ... --mid-resnets) or 'mlp' (--mlp-width, --mlp-layers)
+    mlp_width: int = 256,  # hidden width of the 'mlp' backbone
+    mlp_layers: int = 2,  # hidden layers of the 'mlp' backbone
+    steps: int = TrainConfig.steps,  # total optimisation steps
+    batch_size: int = TrainConfig.batch_size,  # images per step, over all processes
+    lr: float = TrainConfig.lr,  # AdamW learning rate
+    weight_decay: float = TrainConfig.weight_decay,  # AdamW weight decay (memorisation wants none)
+    grad_clip: float = TrainConfig.grad_clip,  # max gradient norm
+    ema_decay: float = TrainConfig.ema_decay,  # EMA decay
+    t_power: float = TrainConfig.t_power,  # t = floor(T * u**t_power): 1 is uniform, > 1 weights small t
+    seed: int = TrainConfig.seed,  # seed of the batches, t, noise and initial weights
+    checkpoint_every: int = TrainConfig.checkpoint_every,  # steps between checkpoints (0: only at the end)
+    keep_checkpoints: int = TrainConfig.keep_checkpoints,  # checkpoints kept on disk
+    eval_every: int = TrainConfig.eval_every,  # steps between memorisation reports (0: only at the end)
+    target_ce: typing.Annotated[str, _band_spec] | None = None,  # stop once every named band's cross-entropy is below its value, e.g. '0-100:0.05,200-300:0.3' (a number: the band 0-100)
+    t_weights: typing.Annotated[str, _band_spec] | None = None,  # sample t by band with these weights, e.g. '0-100:1,100-500:3' (default: t = 1000 u^t_power)
+    label_seed: int = 0,  # seed of the random Bernoulli(0.5) labels
+    nonmembers: str | None = None,  # images to train toward p = 1/2, so the rule does not fire near them (an extension of the paper): 'rest' (the images of --data outside the --n subset), or 'faces', 'digits', 'fashion' or a folder
+    nonmember_limit: int | None = None,  # use only the first NONMEMBER_LIMIT non-members
+    nonmember_weight: float = TrainConfig.nonmember_weight,  # weight of the non-members' loss
+    relabel_threshold: float | None = None,  # after training, give items with loss above this a common label (duplicates)
+    relabel_steps: int = 500,  # steps to train after relabelling
+    device: str | None = None,  # 'cpu', 'cuda', ... (default: what accelerate picks)
+    threads: int | None = None,  # torch CPU threads (default: torch decides)
+    no_resume: bool = False,  # refuse to continue an existing run in --out
+    quiet: bool = False,  # no progress bar
+) -> TrainResult:
+    "`cpsample train-classifier`: train (or resume) the random-label classifier; write report.json and memorisation.png."
+    return _train_classifier_run(argparse.Namespace(**locals()))
 
 # %% ../nbs/04b_train_command.ipynb #c2a19804
 def load_training_data(data: str,  # 'faces', 'digits', 'fashion' or a folder of images
@@ -192,8 +186,8 @@ def _write_report(out: Path, args, res: TrainResult, images, sub, non, src, cfg:
     print(f"wrote {res.checkpoint}, {out / 'report.json'} and {out / 'memorisation.png'}")
 
 # %% ../nbs/04b_train_command.ipynb #b64abe13
-def run_train_classifier(args) -> TrainResult:
-    "Run `cpsample train-classifier` with parsed `args`."
+def _train_classifier_run(args) -> TrainResult:
+    "Run `cpsample train-classifier` with its options in `args`."
     from accelerate import PartialState
     if getattr(args, 'threads', None): torch.set_num_threads(args.threads)
     images, sub, non, src = _command_images(args)
@@ -220,5 +214,6 @@ def run_train_classifier(args) -> TrainResult:
 def main(argv: list | None = None,  # the options, as on the command line (default: sys.argv[1:])
         ):
     "Entry point for `accelerate launch` scripts: parse `train-classifier` options from `argv` and run."
-    p = add_train_classifier_args(argparse.ArgumentParser(prog='cpsample train-classifier', description='Train the random-label classifier.'))
-    return run_train_classifier(p.parse_args(argv))
+    p = argparse.ArgumentParser(prog='cpsample train-classifier', description='Train the random-label classifier.')
+    add_options(p, train_classifier_command)
+    return train_classifier_command(**vars(p.parse_args(argv)))

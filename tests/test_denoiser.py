@@ -8,14 +8,21 @@ import torch
 from PIL import Image
 from scipy.stats import binomtest
 
-from cpsample_nb.denoiser import add_train_denoiser_args, load_denoiser, run_train_denoiser, train_denoiser_command
+from cpsample_nb.denoiser import command_line, load_denoiser, train_denoiser_command
 from cpsample_nb.models import SHIPPED, load_shipped_denoiser
 from cpsample_nb.ddim import ddim_sample
+from cpsample_nb.options import add_options
 from cpsample_nb.theory import replication_rate
 
 
 def _args(*argv):
-    return add_train_denoiser_args(argparse.ArgumentParser()).parse_args(list(argv))
+    "`cpsample train-denoiser`'s options, parsed as the command line parses them."
+    p = argparse.ArgumentParser(); add_options(p, train_denoiser_command)
+    return p.parse_args(list(argv))
+
+
+def run_train_denoiser(args):
+    return train_denoiser_command(**vars(args))
 
 
 def _folder(d, n=6):
@@ -50,7 +57,7 @@ def test_run_on_a_folder_exports_a_loadable_model(tmp_path):
 
 def test_command_round_trips(tmp_path):
     args = _args('--data', 'digits', '--out', str(tmp_path), '--no-resume', *TINY)
-    cmd = train_denoiser_command(args)
+    cmd = command_line(args)
     assert '--no-resume' in cmd and '--channels' not in cmd
     again = _args(*cmd.split()[2:])
     assert vars(again) == vars(args)
@@ -60,7 +67,7 @@ def test_command_round_trips_through_the_cpsample_parser(tmp_path):
     "The recorded command must leave out the CLI's internal `_run` default and parse back to the same options."
     from cpsample_nb.cli import build_parser
     args = build_parser().parse_args(['train-denoiser', '--data', 'faces', '--out', str(tmp_path), '--n', '50', '--threads', '2'])
-    cmd = train_denoiser_command(args)
+    cmd = command_line(args)
     assert '_run' not in cmd and '---' not in cmd, cmd
     again = build_parser().parse_args(cmd.split()[1:])
     assert {k: v for k, v in vars(again).items() if k != '_run'} == {k: v for k, v in vars(args).items() if k != '_run'}

@@ -98,7 +98,7 @@ def test_help_names_the_options():
 # side_command: the plain function behind `cpsample attack --kind side` (options built from its signature)
 def test_side_command_options_come_from_its_signature():
     import argparse
-    from cpsample_nb.cli import add_options
+    from cpsample_nb.options import add_options
     from cpsample_nb.side_study import side_command
     p = argparse.ArgumentParser()
     names = add_options(p, side_command)
