@@ -1003,7 +1003,8 @@ def add_frontier(p):
     p.add_argument('--x0', nargs='+', default=[], metavar='DIR:ALPHA:SCALE',
                    help="'x0': CPSample's rule and push on x0_hat (guidance.X0Guidance, t_read 0) with the train-classifier folder DIR's classifier")
     p.add_argument('--gated', nargs='+', default=[], metavar='DIR:THRESHOLD:SCALE',
-                   help="'gated': the pair's CPSample push where DIR's classifier, reading x0_hat at t 0, is more confident than THRESHOLD (GatedGuidance)")
+                   help="'gated': the pair's CPSample push where DIR's classifier, reading x0_hat at t 0, is more confident than THRESHOLD (GatedGuidance); "
+                        "DIR+DIR+...: several classifiers of independent random labels (label bits), the product of their confidences against THRESHOLD")
     p.add_argument('--band', nargs='+', default=[], metavar='RULE:ALPHA:SCALE:LO-HI',
                    help="'band': a rule that acts only at timesteps LO <= t <= HI (no classifier call outside): RULE 'cp' is the published "
                         "rule with the pair's classifier, a train-classifier folder is the x0_hat rule (X0Guidance) with its classifier")
@@ -1026,7 +1027,8 @@ def check_frontier(p, a):
     if ('x0' in a.samplers) != bool(a.x0): p.error("--samplers x0 and --x0 DIR:ALPHA:SCALE go together")
     try: a.gated_settings = [(d, float(th), float(sc)) for d, th, sc in (s.rsplit(':', 2) for s in a.gated)]
     except ValueError: p.error(f'--gated: each is DIR:THRESHOLD:SCALE, got {a.gated}')
-    if any(not Path(d).is_dir() or not 0.5 <= th < 1 or sc < 0 for d, th, sc in a.gated_settings): p.error(f'--gated: DIR an existing folder, THRESHOLD in [0.5, 1), SCALE >= 0, got {a.gated}')
+    if any(not all(Path(x).is_dir() for x in d.split('+')) or not 0 < th < 1 or sc < 0 for d, th, sc in a.gated_settings):
+        p.error(f'--gated: DIR an existing folder (or DIR+DIR...), THRESHOLD in (0, 1), SCALE >= 0, got {a.gated}')
     if ('gated' in a.samplers) != bool(a.gated): p.error("--samplers gated and --gated DIR:THRESHOLD:SCALE go together")
     try: a.band_settings = [(r, float(al), float(sc), *(int(v) for v in b.split('-'))) for r, al, sc, b in (s.rsplit(':', 3) for s in a.band)]
     except ValueError: p.error(f'--band: each is RULE:ALPHA:SCALE:LO-HI, got {a.band}')
@@ -1082,8 +1084,10 @@ def run_frontier(a, env):
                     den.unet, den.scheduler, X0Guidance(c, al, sc, cp['tau']), batch_size=b, generator=g, **kw)
         if name == 'gated':
             for d, th, sc in a.gated_settings:
-                samplers[f'x0_hat gate {Path(d).name} > {th:g}, CPSample push s={sc:g}'] = lambda b, g, c=pair_classifier(a.pair, {a.pair: d}), th=th, sc=sc: guided_ddim(
-                    den.unet, den.scheduler, GatedGuidance(clf, classifier_gate(c, 'x0_hat'), th, scale=sc, tau=cp['tau']), batch_size=b, generator=g, **kw)
+                gates = [classifier_gate(pair_classifier(a.pair, {a.pair: x}), 'x0_hat') for x in d.split('+')]
+                gate = lambda x, t, x0, gates=gates: torch.stack([gt(x, t, x0) for gt in gates]).prod(0)
+                samplers[f"x0_hat gate {'+'.join(Path(x).parent.name + '/' + Path(x).name for x in d.split('+'))} > {th:g}, CPSample push s={sc:g}"] = lambda b, g, gate=gate, th=th, sc=sc: guided_ddim(
+                    den.unet, den.scheduler, GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau']), batch_size=b, generator=g, **kw)
         if name == 'band':
             for r, al, sc, lo, hi in a.band_settings:
                 guide = (lambda c=clf, al=al, sc=sc: CPGuidance(c, al, sc, cp['tau'])) if r == 'cp' else (lambda c=pair_classifier(a.pair, {a.pair: r}), al=al, sc=sc: X0Guidance(c, al, sc, cp['tau']))
