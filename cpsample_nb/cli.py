@@ -44,7 +44,7 @@ def attack_command(kind: typing.Literal['loss', 'secmi', 'pia', 'nn'] = 'pia',  
                    device: str = 'cpu',  # torch device of the models
                    threads: int | None = None,  # torch CPU threads
                   ) -> dict:
-    "`cpsample attack --kind loss|secmi|pia|nn`: check the options, load the model (and classifier), run `attacks.attack_run`."
+    "`cpsample attack --kind loss|secmi|pia|nn`: check the options, load the model (and classifier), run `attack_runner.attack_run`."
     from cpsample_nb.attack_runner import attack_run, check_attack_args
     check_attack_args(kind, sampler, features, amg)  # before anything loads
     if sampler == 'cpsample' and classifier is None: raise ValueError("--sampler cpsample needs --classifier (a shipped name or a train-classifier folder)")

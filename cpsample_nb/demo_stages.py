@@ -287,7 +287,7 @@ def stage_attacks(results: dict, sets: dict, x_ddim, x_cp, unet, scheduler, clas
                   alpha: float, scale: float, tau: float = 1e-3,
                   n: int = ATTACK_N,  # members of S attacked (and as many held-out non-members)
                   seed: int = 0) -> dict:
-    "The quick attack table (`attacks.attack_section`) for plain DDIM and CPSample, flattened into `results['attacks']`."
+    "The quick attack table (`attack_runner.attack_section`) for plain DDIM and CPSample, flattened into `results['attacks']`."
     S, held = sets['protected'].images, sets['heldout']
     n = min(n, len(S), len(held))
     pick = torch.randperm(len(held), generator=torch.Generator().manual_seed(seed + 1))[:n].sort().values

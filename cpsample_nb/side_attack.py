@@ -292,6 +292,7 @@ def _floats(s: str) -> tuple:
     try: return tuple(float(v) for v in s.split(',') if v.strip())
     except ValueError: raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 1,3,10, got {s!r}")
 
+# %% ../nbs/14a_side_attack.ipynb #9e3922a3
 def attack_side(
     model: str,  # 'faces' (the shipped denoiser) or a train-denoiser model folder (OUT/model)
     out: str,  # output folder (results.json, report.md, PNGs, stage files; resumes)
