@@ -31,6 +31,13 @@ FIGURE_NOTEBOOKS = 5
 pytestmark = pytest.mark.xdist_group('docs')
 
 
+def test_the_docs_tests_share_one_worker(request):
+    "Under xdist's loadgroup every test of this module runs on one worker, so the site is built once and no worker"
+    "idles on the build's lock. (pytest 9 with xdist 3.8 drops the group silently: settings.ini pins pytest < 9.)"
+    if request.config.getoption('loadgroup', False):  # set on the workers of `--dist loadgroup`
+        assert request.node.nodeid.endswith('@docs'), request.node.nodeid
+
+
 def notebooks() -> list[Path]:
     return sorted((ROOT / 'nbs').glob('*.ipynb'))
 
