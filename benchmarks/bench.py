@@ -11,7 +11,7 @@ Sub-commands (the script each replaced):
     sampler      CPSample over plain DDIM with a small calibrated classifier, random weights (bench_sampler.py)
     scaling      overhead and throughput against batch size and resolution (bench_scaling.py)
     small-batch  PyTorch's native CPU convolutions against oneDNN for the firing samples' pass (bench_small_batch.py)
-    sd-study     the case study of 13b_text2image on the shipped mini text-to-image model (sd_study.py)
+    sd-study     the case study of 19_text2image on the shipped mini text-to-image model (sd_study.py)
     gate         how well the classifier's confidence predicts that a trajectory ends as a copy (issue 24)
     frontier     copies, sample-only membership attack, quality and time of each sampler from the same noise (issue 24)
     attacks      the attacker x sampler table: Algorithm 1, SecMI, PIA, sample-only, on both Fashion-MNIST models (issue 25)
@@ -838,7 +838,7 @@ def run_small_batch(a, env):
 # sd-study (was sd_study.py)
 # ---------------------------------------------------------------------------------------------------------------------
 
-SD_STUDY_HELP = """Does a smaller alpha, or a larger protected set, leave ordinary captions alone? The case study of 13b_text2image
+SD_STUDY_HELP = """Does a smaller alpha, or a larger protected set, leave ordinary captions alone? The case study of 19_text2image
 on the shipped mini text-to-image model: a latent classifier is trained on the four case images and EXTRA ordinary
 training images of their classes, then for every ALPHA:S each case's original, modified and ordinary caption is
 sampled plain and with CPSample from the same --seeds seeds (copy shares, Fisher p-value, content agreement by the
@@ -1345,7 +1345,7 @@ def run_attacks(a, env):
 # protect (issue 26: the wall time of `cpsample protect --quick` as a user types it)
 # ---------------------------------------------------------------------------------------------------------------------
 
-PROTECT_HELP = """The user's setup of 16_protect's journey, made once in --work: a nested RGB image folder (train/, with one RGBA
+PROTECT_HELP = """The user's setup of 29_protect's journey, made once in --work: a nested RGB image folder (train/, with one RGBA
 and one grayscale file), heldout/, and a 32x32 RGB DDPMPipeline (150 training steps) saved with diffusers'
 save_pretrained. Then `cpsample protect --model my_pipeline --data train --heldout heldout --out protectedK --quick`
 as a separate process, --repeats fresh runs and one rerun of the first (which reuses every stage): start-to-exit wall

@@ -1,5 +1,5 @@
 """Attacks: what the notebook does not cover, `attack_run` (the function behind `cpsample attack`) on the shipped
-Fashion-MNIST models and its files (its option and image-file errors are asserted in nbs/10b_attack_runner.ipynb)."""
+Fashion-MNIST models and its files (its option and image-file errors are asserted in nbs/15_attack_runner.ipynb)."""
 import json
 
 import pytest

@@ -1,10 +1,10 @@
 """Slower and fault tests of `cpsample_nb.classifier`, `cpsample_nb.training` and `cpsample_nb.train_command` (the quick ones are cells of
-nbs/03_classifier.ipynb, nbs/04_training.ipynb and nbs/04b_train_command.ipynb).
+nbs/04_classifier.ipynb, nbs/06_training.ipynb and nbs/07_train_command.ipynb).
 
 - two CPU processes under `accelerate launch` train, the loss falls, the checkpoint loads, and the result
   matches a one-process run with the same seed (both draw the same global batches);
 - a crash while a checkpoint is written leaves no partial checkpoint, and training resumes from the last good one;
-- bad inputs fail with clear messages (a single corrupt checkpoint: nbs/04_training.ipynb).
+- bad inputs fail with clear messages (a single corrupt checkpoint: nbs/06_training.ipynb).
 """
 import json
 import os
@@ -73,7 +73,7 @@ def test_crash_while_saving_leaves_no_partial_checkpoint(tmp_path, monkeypatch):
 
 
 def test_bad_inputs(tmp_path):
-    "The messages are the notebooks' (03_classifier check_images, 00_data load_image_folder, 04_training TrainConfig); here: they stop the run."
+    "The messages are the notebooks' (04_classifier check_images, 00_data load_image_folder, 06_training TrainConfig); here: they stop the run."
     with pytest.raises(ValueError, match='empty'):
         C.train_classifier(torch.zeros(0, 1, 16, 16), None, progress=False)
     (tmp_path / 'empty').mkdir()

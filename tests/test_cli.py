@@ -39,7 +39,7 @@ def test_no_command_prints_help_and_fails():
 
 def test_demo_quick_writes_results_report_and_pngs(tmp_path):
     out = tmp_path / 'demo'
-    r = run('demo', '--quick', '--n-samples', '50', '--steps', '5', '--no-side', '--out', str(out))  # SIDE runs in 14_side and 15a_demo_stages
+    r = run('demo', '--quick', '--n-samples', '50', '--steps', '5', '--no-side', '--out', str(out))  # SIDE runs in 22_side and 26_demo_stages
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out / 'results.json').read_text())
     assert res['dataset']['n_protected'] + res['dataset']['n_heldout_faces'] == 100 and res['dataset']['image_shape'] == [1, 16, 16]
@@ -53,7 +53,7 @@ def test_demo_quick_writes_results_report_and_pngs(tmp_path):
     assert (out / 'protected_set.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
-@pytest.mark.skipif(not SLOW, reason="the quick Fashion-MNIST demo: 15b_demo runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
+@pytest.mark.skipif(not SLOW, reason="the quick Fashion-MNIST demo: 27_demo runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
 def test_demo_quick_on_fashion_saves_the_samples_and_the_subset(tmp_path):
     out = tmp_path / 'fashion'
     r = run('demo', '--quick', '--data', 'fashion', '--no-side', '--n-samples', '16', '--steps', '5', '--out', str(out))
@@ -75,7 +75,7 @@ def test_demo_unknown_data_is_a_clear_error(tmp_path):
 
 @pytest.mark.skipif(not SLOW, reason="another demo-argument error as a process; test_demo_bad_alpha_is_a_clear_error covers the path (CPSAMPLE_TEST_FLAGS=slow)")
 def test_demo_bad_size_is_a_clear_error(tmp_path):
-    "As a process: exit status 1, one error line, no output folder (15b_demo tests the message in-process)."
+    "As a process: exit status 1, one error line, no output folder (27_demo tests the message in-process)."
     from cpsample_nb.demo import demo_command
     r = run('demo', '--quick', *_argv('demo', size=0, out=tmp_path / 'x')[1:])
     assert _reports_error_of(r, 'demo', lambda: demo_command(quick=True, size=0, out=str(tmp_path / 'x'))), r.stderr[-2000:]
@@ -96,7 +96,7 @@ def test_sample_and_evaluate_have_help():
         assert r.returncode == 0 and len(flags) > 5 and all(f in r.stdout for f in flags), r.stdout
 
 
-@pytest.mark.skipif(not SLOW, reason="sample + evaluate as commands (four processes); 15c_sample_evaluate runs both in-process (CPSAMPLE_TEST_FLAGS=slow)")
+@pytest.mark.skipif(not SLOW, reason="sample + evaluate as commands (four processes); 28_sample_evaluate runs both in-process (CPSAMPLE_TEST_FLAGS=slow)")
 def test_sample_then_evaluate_on_the_shipped_faces_model(tmp_path):
     common = ['--model', 'faces', '--n', '6', '--steps', '3', '--batch-size', '4', '--threads', '1']
     r = run('sample', *common, '--classifier', 'faces', '--out', str(tmp_path / 'cp.safetensors'))
@@ -122,7 +122,7 @@ def _one_error_line(r, code=1):
     return r.returncode == code and len(lines) == 1 and 'error:' in lines[0] and 'Traceback' not in r.stderr
 
 
-@pytest.mark.skipif(not SLOW, reason="a dozen cpsample processes; the messages are tested in 15c_sample_evaluate (CPSAMPLE_TEST_FLAGS=slow)")
+@pytest.mark.skipif(not SLOW, reason="a dozen cpsample processes; the messages are tested in 28_sample_evaluate (CPSAMPLE_TEST_FLAGS=slow)")
 def test_sample_and_evaluate_bad_input_is_one_clear_line_and_writes_nothing(tmp_path):
     "Each bad input (bad alpha, no such model, wrong file name; missing, flat or junk samples file) is the function's error as one line."
     from safetensors.torch import save_file

@@ -74,7 +74,7 @@ def test_command_round_trips_through_the_cpsample_parser(tmp_path):
 
 
 def test_bad_input():
-    "A folder without manifest.json: 07_denoiser's cells; an unknown shipped name: 11_models'."
+    "A folder without manifest.json: 10_denoiser's cells; an unknown shipped name: 16_models'."
     with pytest.raises(SystemExit): _args('--data', 'faces')  # --out is required
 
 

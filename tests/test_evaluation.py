@@ -164,7 +164,7 @@ def test_reconstruction_loss_with_unet(faces):
     assert json.loads(r.to_json())['name'] == 'ddim'
 
 
-# ---- outputs (bad input: the notebooks 08_quality, 09_evaluation and 09b_compare) ----
+# ---- outputs (bad input: the notebooks 11_quality, 12_evaluation and 13_compare) ----
 
 def test_evaluate_samples_writes_figures_and_json(tmp_path, faces):
     nonfaces = load_nonfaces()

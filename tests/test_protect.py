@@ -82,7 +82,7 @@ def test_rerun_reuses_and_survives_a_truncated_classifier_checkpoint(setup, tmp_
 
 
 def test_command_line_error_is_the_functions(tmp_path, capsys):
-    "`cpsample sample` with a bad option: exit status 1 and the function's own message (16_protect and 15c_sample_evaluate test the messages)."
+    "`cpsample sample` with a bad option: exit status 1 and the function's own message (29_protect and 28_sample_evaluate test the messages)."
     assert main(['sample', '--model', 'faces', '--n', '0', '--out', str(tmp_path / 'x.safetensors')]) == 1
     with pytest.raises(ValueError) as e: sample_command(model='faces', n=0, out=str(tmp_path / 'x.safetensors'))
     assert capsys.readouterr().err == f'cpsample sample: error: {e.value}\n'

@@ -1,4 +1,4 @@
-"""CPSample sampler: the diffusers pipeline's save/load round trip, and bad-input and fault cases (nbs/06_sampler.ipynb
+"""CPSample sampler: the diffusers pipeline's save/load round trip, and bad-input and fault cases (nbs/09_sampler.ipynb
 holds the method and its main tests)."""
 import json
 import math
@@ -135,8 +135,8 @@ def test_plain_callables_and_x_T(parts):
 
 # --- bad input: a clear error before sampling ----------------------------------------------------------------
 
-# The alpha / scale / tau / steps / batch-size / eta matrix is asserted in nbs/01_ddim (check_sampling_args, with the
-# float steps and batch size), nbs/05_guidance (check_guidance_args) and nbs/06_sampler (cpsample, before any model
+# The alpha / scale / tau / steps / batch-size / eta matrix is asserted in nbs/02_ddim (check_sampling_args, with the
+# float steps and batch size), nbs/08_guidance (check_guidance_args) and nbs/09_sampler (cpsample, before any model
 # call); here only the inputs those cells do not try (a tensor alpha, NaN scale and tau), and the conditioning checks,
 # which must also come before any model call.
 @pytest.mark.parametrize('bad, msg', [
@@ -168,7 +168,7 @@ class Const(nn.Module):
     def forward(self, x, t): return self.o(x)
 
 
-@pytest.mark.parametrize('clf, msg', [  # (N, 3) logits: nbs/05_guidance and nbs/06_sampler
+@pytest.mark.parametrize('clf, msg', [  # (N, 3) logits: nbs/08_guidance and nbs/09_sampler
     (Const(lambda x: x.flatten(1)[:, 0]), 'returned (1,)'),
     (Const(lambda x: (x, x)), 'returned tuple'),
     (Const(lambda x: x.flatten(1)[:, :2].T), 'returned (2, 1)'),
@@ -182,7 +182,7 @@ def test_classifier_output_must_be_n_by_2(parts, clf, msg):
     assert u.calls == 1  # the one-sample dry run, nothing more
 
 
-@pytest.mark.parametrize('clf, msg', [  # a configless classifier of other channels or size: nbs/06_sampler
+@pytest.mark.parametrize('clf, msg', [  # a configless classifier of other channels or size: nbs/09_sampler
     (TinyClassifier(in_channels=3), 'classifier.config.in_channels=3'),
     (TinyClassifier(sample_size=16), 'classifier.config.sample_size=16'),
 ])
@@ -196,7 +196,7 @@ def test_unet_and_classifier_must_agree_on_the_image(parts, clf, msg):
 
 
 def test_unet_problems_are_named(parts):
-    "(No sample shape, eps of another shape and a non-scheduler are cells of nbs/06_sampler and nbs/01_ddim.)"
+    "(No sample shape, eps of another shape and a non-scheduler are cells of nbs/09_sampler and nbs/02_ddim.)"
     _, sched, clf = parts
     with pytest.raises(ValueError, match="prediction_type is 'v_prediction', it must be 'epsilon'"):
         cpsample(tiny_unet(), DDPMScheduler(prediction_type='v_prediction'), clf, batch_size=1)
@@ -206,7 +206,7 @@ def test_unet_problems_are_named(parts):
 
 
 def test_device_argument_reaches_the_dry_run(parts):
-    "cpsample's `device` is the one the dry run checks the models against (nbs/06_sampler tests `dry_run` itself)."
+    "cpsample's `device` is the one the dry run checks the models against (nbs/09_sampler tests `dry_run` itself)."
     unet, sched, clf = parts
     u = CountingUnet(unet)
     with pytest.raises(ValueError, match='the unet is on cpu but the images are sampled on meta'):
@@ -232,7 +232,7 @@ def test_measure_overhead_with_a_plain_callable_denoiser(parts):
 
 
 def test_measure_overhead_checks_before_timing(parts):
-    "A classifier that fails is caught by the one-sample dry run before anything is timed (argument errors: nbs/12_perf)."
+    "A classifier that fails is caught by the one-sample dry run before anything is timed (argument errors: nbs/17_perf)."
     unet, sched, clf = parts
     u = CountingUnet(unet)
     with pytest.raises(ValueError, match='the classifier failed on one'):

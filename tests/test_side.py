@@ -17,7 +17,7 @@ def run(*args):
     return subprocess.run([sys.executable, '-c', ENTRY, *map(str, args)], capture_output=True, text=True)
 
 
-@pytest.mark.skipif(not SLOW, reason="the quick SIDE run as a command: 14a_side_attack runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
+@pytest.mark.skipif(not SLOW, reason="the quick SIDE run as a command: 23_side_attack runs it in-process (CPSAMPLE_TEST_FLAGS=slow)")
 def test_quick_run_writes_results_report_and_figures_and_resumes(tmp_path):
     out = tmp_path / 'side'
     r = run('--model', 'faces', '--protect', 'faces', '--out', out, '--quick', '--threads', '1')
@@ -47,12 +47,12 @@ def test_quick_run_writes_results_report_and_figures_and_resumes(tmp_path):
     again = json.loads((out / 'results.json').read_text())['targets']
     for name, t in res['targets'].items():
         assert {k: v for k, v in again[name].items() if k != 'seconds'} == {k: v for k, v in t.items() if k != 'seconds'}
-    # a run with other settings into the same folder is refused: `attack`'s check, asserted in nbs/14a_side_attack
+    # a run with other settings into the same folder is refused: `attack`'s check, asserted in nbs/23_side_attack
 
 
-# nbs/14a_side_attack asserts SideConfig's checks (--n-syn/--k, --lambdas, --tau, --bands, --n-g) and main's one-line
+# nbs/23_side_attack asserts SideConfig's checks (--n-syn/--k, --lambdas, --tau, --bands, --n-g) and main's one-line
 # error for a missing --model; here the command-line errors those cells leave out. A missing --protect folder is
-# load_classifier's error (its wording is 04_training's): here only that it is one line naming the folder.
+# load_classifier's error (its wording is 06_training's): here only that it is one line naming the folder.
 @pytest.mark.parametrize('args, message', [
     (['--model', 'faces', '--skip-unprotected'], '--skip-unprotected needs --protect'),
     (['--model', 'faces', '--protect', 'MISSING'], 'MISSING'),

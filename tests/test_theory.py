@@ -49,7 +49,7 @@ def test_bad_inputs(setup):
     tr, sched = setup
     with pytest.raises(ValueError, match='non-empty'): EmpiricalDenoiser(tr[:0], sched)
     with pytest.raises(ValueError, match='non-empty'): EmpiricalDenoiser(tr.numpy(), sched)
-    # a NaN sigma and a 2-D x_t: 02_theory's cells
+    # a NaN sigma and a 2-D x_t: 03_theory's cells
 
 
 def test_ddim_sample_is_seeded_and_works_with_a_ddim_scheduler(setup):
