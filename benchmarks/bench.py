@@ -1117,6 +1117,84 @@ def run_frontier(a, env):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# frontier-plot (issue 24 item 4's figure, from frontier records)
+# ---------------------------------------------------------------------------------------------------------------------
+
+FRONTIER_PLOT_HELP = """Draws the frontier from `frontier` records (no sampling: seconds): for every sampler row, copies against the
+sample-only membership AUC and against the learned quality measure (fd_fmnist_classifier over plain DDIM's of the
+reference record), each with its 95% interval. The rows must come from the same noise and sample size (the records'
+--n and --seed agree, or the command refuses); a sampler named in several records is drawn once, from the first.
+Writes the PNG (--png) and, as every sub-command, a JSON record of the points drawn."""
+
+FRONTIER_DEFAULT = ['frontier.json', 'frontier_gates.json', 'frontier_x0.json', 'frontier_amg094.json', 'frontier_bits3_2000.json']
+
+
+def add_frontier_plot(p):
+    p.add_argument('--records', nargs='+', type=Path, default=[REPORTS / f for f in FRONTIER_DEFAULT], metavar='RECORD.json',
+                   help='frontier records; the first holds the plain DDIM row every ratio is taken against (default: the 2,000-image records of reports/frontier.md)')
+    p.add_argument('--png', type=Path, default=REPORTS / 'frontier.png', help='the figure (default: %(default)s)')
+    add_common(p, threads=None)
+
+
+def check_frontier_plot(p, a):
+    recs = []
+    for f in a.records:
+        if not f.is_file(): p.error(f'--records: {f} is not a file')
+        r = json.loads(f.read_text())
+        if r.get('subcommand') != 'frontier': p.error(f"--records: {f} is a {r.get('subcommand')!r} record, not a 'frontier' one")
+        recs.append(r)
+    key = {(r['settings']['n'], r['settings']['seed'], r['settings']['steps']) for r in recs}
+    if len(key) > 1: p.error(f'--records: the records come from different noise or sizes (n, seed, steps): {sorted(key)}')
+    if not any(row['sampler'] == 'plain DDIM' for row in recs[0]['results']['rows']): p.error(f'--records: {a.records[0]} has no plain DDIM row')
+    a.loaded = recs
+
+
+def _frontier_label(name: str) -> str:
+    "A short legend label for a frontier row."
+    if name.startswith('x0_hat gate') and '+' in name: return f"label bits (3) gate > {name.rsplit('> ', 1)[1].split(',')[0]}, push s 10"
+    if name.startswith('x0_hat rule'): return 'x0_hat rule (hardneg) a 0.1 s 50'
+    return name.replace('CPSample a=0.01 s=10', 'CPSample, published rule (a 0.01, s 10)').replace('thr=', '').replace(', CPSample push s=10', ' + push s 10')
+
+
+def run_frontier_plot(a, env):
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+    loaded = vars(a).pop('loaded')  # the records read by the check (not settings: the record keeps their paths)
+    rows, seen = [], set()
+    for r in loaded:
+        for row in r['results']['rows']:
+            if row['sampler'] not in seen: seen.add(row['sampler']); rows.append(row)
+    ref = next(row for row in loaded[0]['results']['rows'] if row['sampler'] == 'plain DDIM')
+    fig, axes = plt.subplots(1, 2, figsize=(14.5, 4.8), sharey=True)
+    points = []
+    for i, row in enumerate(rows):
+        c = 100 * row['copies']; lo, hi = (100 * v for v in row['copies_ci'])
+        q, (qlo, qhi) = row['fd_fmnist_classifier'] / ref['fd_fmnist_classifier'], (v / ref['fd_fmnist_classifier'] for v in row['fd_fmnist_classifier_ci'])
+        m, (mlo, mhi) = row['mia_auc'], row['mia_auc_ci']
+        kw = dict(fmt='osD^v<>ph*X'[i % 11], capsize=3, color=f'C{i % 10}', label=_frontier_label(row['sampler']))
+        axes[0].errorbar(m, c, xerr=[[m - mlo], [mhi - m]], yerr=[[c - lo], [hi - c]], **kw)
+        axes[1].errorbar(q, c, xerr=[[max(q - qlo, 0)], [max(qhi - q, 0)]], yerr=[[c - lo], [hi - c]], **kw)
+        points.append({'sampler': row['sampler'], 'copies_pct': c, 'mia_auc': m, 'fd_ratio': q, 'pixel_pca_ratio': row['frechet_pixel_pca32'] / ref['frechet_pixel_pca32']})
+    axes[0].set(xlabel='sample-only membership AUC (S vs test images)', ylabel='copies of S (symlog scale)')
+    axes[0].set_yscale('symlog', linthresh=0.1)
+    axes[0].axvline(0.6, ls=':', c='gray'); axes[0].axhline(0.1, ls=':', c='gray')
+    axes[1].set(xlabel='learned Frechet distance / plain DDIM (log scale)', xscale='log')
+    axes[1].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f'{v:g}x'))
+    axes[1].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter()); axes[1].set_xticks([0.8, 1, 1.2, 1.5, 2, 3, 5])
+    axes[0].yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f'{v:g}%'))
+    axes[0].set_yticks([0, 0.1, 0.3, 1, 3, 10])
+    axes[1].axvline(1.2, ls=':', c='gray'); axes[1].axhline(0.1, ls=':', c='gray')
+    for ax in axes: ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc='center left', bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(f"Fashion-MNIST frontier, {ref['n']} images per sampler, same noise (dotted: issue 24's goals)", fontsize=10)
+    fig.tight_layout(); a.png.parent.mkdir(parents=True, exist_ok=True); fig.savefig(a.png, dpi=90, bbox_inches='tight'); plt.close(fig)
+    for pt in points: print(f"{pt['sampler']}: {pt['copies_pct']:.2f}% copies, AUC {pt['mia_auc']:.3f}, fd x{pt['fd_ratio']:.2f}, pixel PCA x{pt['pixel_pca_ratio']:.2f}")
+    print(f'wrote {a.png}')
+    return {'png': str(a.png), 'reference': ref['sampler'], 'points': points}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # side (issue 25, item 3: SIDE at full size, seeds, pooled counts, Fisher tests)
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -1394,6 +1472,7 @@ COMMANDS = {  # name: (one-line help, the script it replaced); NAME's options, c
     'sd-study': ('the Stable Diffusion case study on the shipped mini model (alpha, protected set, non-members)', 'sd_study.py'),
     'gate': ("how well the classifier's confidence predicts that a trajectory ends as a copy (issue 24)", None),
     'frontier': ('copies, sample-only membership attack, quality and time of each sampler from the same noise (issue 24)', None),
+    'frontier-plot': ("the frontier's figure from frontier records: copies against membership AUC and quality (issue 24)", None),
     'attacks': ('the attacker x sampler table: Algorithm 1, SecMI, PIA and the sample-only attack on both Fashion-MNIST models (issue 25)', None),
     'side': ('SIDE at full size: seeds, AMS/UMS per band with intervals, Fisher tests against UnCond and plain DDIM (issue 25)', None),
     'protect': ('the wall time of `cpsample protect --quick` on a tiny diffusers pipeline and a nested folder, as a user types it (issue 26)', None),

@@ -13,7 +13,7 @@ bench = importlib.util.module_from_spec(spec)
 sys.modules['bench'] = bench
 spec.loader.exec_module(bench)
 
-SUBCOMMANDS = ['overhead', 'check', 'classifier', 'nnindex', 'sampler', 'scaling', 'small-batch', 'sd-study', 'gate', 'frontier', 'attacks', 'side', 'protect']
+SUBCOMMANDS = ['overhead', 'check', 'classifier', 'nnindex', 'sampler', 'scaling', 'small-batch', 'sd-study', 'gate', 'frontier', 'frontier-plot', 'attacks', 'side', 'protect']
 
 
 def test_subcommands():
@@ -75,3 +75,24 @@ def test_smoke(argv, tmp_path, keep_threads, capsys):
     assert rec['commit'] and rec['machine'] and rec['date'][:2] == '20'
     assert rec['settings']['out'] == str(out) and rec['settings']['default_malloc'] is True
     assert rec['results']['rows']
+
+
+def test_frontier_plot_draws_the_shipped_records(tmp_path, capsys):
+    "The frontier's figure from the 2,000-image records in reports/bench: one point per sampler, ratios to plain DDIM."
+    out, png = tmp_path / 'r.json', tmp_path / 'f.png'
+    res = bench.main(['frontier-plot', '--default-malloc', '--png', str(png), '--out', str(out)])
+    assert png.stat().st_size > 10_000 and f'wrote {png}' in capsys.readouterr().out
+    names = [p['sampler'] for p in res['points']]
+    assert names[0] == 'plain DDIM' and len(names) == len(set(names)) >= 5
+    assert res['points'][0]['fd_ratio'] == 1.0 and all(0 <= p['copies_pct'] <= 100 and 0 < p['mia_auc'] <= 1 for p in res['points'])
+    rec = json.loads(out.read_text())
+    assert 'loaded' not in rec['settings'] and rec['results']['points'] == res['points']
+
+
+def test_frontier_plot_refuses_other_records(tmp_path, capsys):
+    other = tmp_path / 'gate.json'; other.write_text(json.dumps({'subcommand': 'gate'}))
+    p = bench.build_parser()
+    with pytest.raises(SystemExit) as e:
+        a = p.parse_args(['frontier-plot', '--records', str(other)])
+        bench.parts('frontier-plot')[1](p.commands['frontier-plot'], a)
+    assert e.value.code == 2 and "is a 'gate' record, not a 'frontier' one" in capsys.readouterr().err
