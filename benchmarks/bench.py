@@ -984,7 +984,7 @@ def run_gate(a, env):
 # ---------------------------------------------------------------------------------------------------------------------
 
 FRONTIER_HELP = """Each sampler draws --n images from the same noise (batch i seeded with --seed + i): plain DDIM, CPSample with the
-published rule at the pair's guidance.SETTINGS, rejection sampling (plain DDIM, redrawing every copy), and AMG's
+published rule at the pair's guidance.SETTINGS, rejection sampling (plain DDIM, redrawing every copy; cp-rejection: CPSample, redrawing the copies it still makes), and AMG's
 dissimilarity guidance (sampler.amg_sample, which keeps S at sampling time), the bound gate driving CPSample's push, and
 CPSample's rule read on x0_hat with a classifier of --x0 (guidance.X0Guidance). For each: copies (pixel cosine to S above
 the held-out threshold; Wilson 95%), the sample-only membership attack on the released images (S against as many
@@ -996,7 +996,7 @@ def add_frontier(p):
     p.add_argument('--pair', default='fashion', choices=['fashion'], help='shipped pair (default: %(default)s)')
     p.add_argument('--n', type=int_at_least(2), default=2000, help='images per sampler (default: %(default)s)')
     p.add_argument('--steps', type=positive_int, default=50, help='DDIM steps (default: %(default)s)')
-    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'amg', 'bound', 'x0', 'gated', 'band'])
+    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'cp-rejection', 'amg', 'bound', 'x0', 'gated', 'band'])
     p.add_argument('--bound', nargs='+', default=['0.9:10'], metavar='THRESHOLD:SCALE',
                    help="'bound': CPSample's push where x0_hat's cosine to S is above THRESHOLD (guidance.GatedGuidance with x0_bound_gate; default: %(default)s)")
     p.add_argument('--amg', nargs='+', default=['0.95:10'], metavar='THRESHOLD:SCALE', help="AMG settings (default: %(default)s)")
@@ -1051,6 +1051,7 @@ class TimeBand:
 
 
 def run_frontier(a, env):
+    import functools
     import torch
     from cpsample_nb.data import heldout_threshold, load_fashion_mnist, nn_cosine
     from cpsample_nb.attacks import nn_membership_attack
@@ -1072,6 +1073,9 @@ def run_frontier(a, env):
         if name == 'ddim': samplers['plain DDIM'] = lambda b, g: plain_ddim(den.unet, den.scheduler, batch_size=b, generator=g, **kw)
         if name == 'cpsample': samplers[f"CPSample a={cp['alpha']:g} s={cp['scale']:g}"] = lambda b, g: cpsample(den.unet, den.scheduler, clf, batch_size=b, generator=g, alpha=cp['alpha'], scale=cp['scale'], **kw)
         if name == 'rejection': samplers['rejection'] = lambda b, g: rejection_sample(den.unet, den.scheduler, is_copy, batch_size=b, generator=g, **kw).images
+        if name == 'cp-rejection':  # CPSample, then redraw the copies it still makes (keeps S at sampling time, as rejection does)
+            samplers[f"CPSample a={cp['alpha']:g} s={cp['scale']:g} + rejection"] = lambda b, g: rejection_sample(
+                den.unet, den.scheduler, is_copy, batch_size=b, generator=g, sampler=functools.partial(cpsample, classifier=clf, alpha=cp['alpha'], scale=cp['scale']), **kw).images
         if name == 'amg':
             for t, sc in a.amg_settings: samplers[f'AMG thr={t:g} s={sc:g}'] = lambda b, g, t=t, sc=sc: amg_sample(den.unet, den.scheduler, S, batch_size=b, generator=g, threshold=t, scale=sc, **kw)
         if name == 'bound':

@@ -262,20 +262,22 @@ def rejection_sample(unet,  # denoiser, as for `plain_ddim`
                      batch_size: int,  # number of images to keep
                      num_inference_steps: int = 50,  # DDIM steps
                      generator: torch.Generator | None = None,  # one generator, advanced from round to round
-                     round_size: int | None = None,  # images sampled per round (default batch_size)
+                     round_size: int | None = None,  # images per round (default: batch_size, then only what is still missing)
                      max_runs: int | None = None,  # give up after this many sampled images (default 100 x batch_size)
-                     **kw,  # more `plain_ddim` arguments (eta, class_labels, guidance_scale, ...)
+                     sampler=None,  # draws each round: `plain_ddim` (default) or e.g. functools.partial(cpsample, classifier=clf, alpha=a, scale=s)
+                     **kw,  # more arguments of the sampler (eta, class_labels, guidance_scale, ...)
                     ) -> RejectionResult:
-    "Baseline (Sec. 3): plain DDIM, discarding what `is_replica` flags, until `batch_size` images are kept."
+    "Baseline (Sec. 3): sample, discard what `is_replica` flags, and draw again until `batch_size` images are kept."
     if isinstance(generator, list): raise TypeError("rejection_sample takes one torch.Generator (advanced from round to round), not a list")
-    m, max_runs = round_size or batch_size, max_runs or 100 * batch_size
-    kept, n = [], 0
-    while sum(len(k) for k in kept) < batch_size:
-        if n >= max_runs: raise RuntimeError(f"rejection sampling kept {sum(len(k) for k in kept)}/{batch_size} images after {n} runs (max_runs={max_runs}): the model replicates nearly always")
-        imgs = plain_ddim(unet, scheduler, batch_size=m, num_inference_steps=num_inference_steps, generator=generator, dry_run=n == 0, **kw)
+    draw, max_runs = sampler or plain_ddim, max_runs or 100 * batch_size
+    kept, n, have = [], 0, 0
+    while have < batch_size:
+        if n >= max_runs: raise RuntimeError(f"rejection sampling kept {have}/{batch_size} images after {n} runs (max_runs={max_runs}): the model replicates nearly always")
+        m = round_size or (batch_size - have)
+        imgs = draw(unet, scheduler, batch_size=m, num_inference_steps=num_inference_steps, generator=generator, dry_run=n == 0, **kw)
         rep = torch.as_tensor(is_replica(imgs)).to(device=imgs.device)
         if rep.shape != (m,) or rep.dtype != torch.bool: raise ValueError(f"is_replica must return a ({m},) bool tensor for {m} images, got {rep.dtype} {tuple(rep.shape)}")
-        kept.append(imgs[~rep])
+        kept.append(imgs[~rep]); have += len(kept[-1])
         n += m
     per_run = num_inference_steps * (2 if kw.get('class_labels') is not None and kw.get('guidance_scale', 1.0) != 1 else 1)
     return RejectionResult(torch.cat(kept)[:batch_size], n / batch_size, n * per_run / batch_size, n)
