@@ -1130,7 +1130,8 @@ reference record), each with its 95% interval. The rows must come from the same 
 --n and --seed agree, or the command refuses); a sampler named in several records is drawn once, from the first.
 Writes the PNG (--png) and, as every sub-command, a JSON record of the points drawn."""
 
-FRONTIER_DEFAULT = ['frontier.json', 'frontier_gates.json', 'frontier_x0.json', 'frontier_amg094.json', 'frontier_bits3_2000.json']
+FRONTIER_DEFAULT = ['frontier.json', 'frontier_gates.json', 'frontier_x0.json', 'frontier_amg094.json', 'frontier_bits3_2000.json',
+                    'frontier_rejection.json']
 
 
 def add_frontier_plot(p):
@@ -1157,6 +1158,7 @@ def _frontier_label(name: str) -> str:
     "A short legend label for a frontier row."
     if name.startswith('x0_hat gate') and '+' in name: return f"label bits (3) gate > {name.rsplit('> ', 1)[1].split(',')[0]}, push s 10"
     if name.startswith('x0_hat rule'): return 'x0_hat rule (hardneg) a 0.1 s 50'
+    if name.endswith('+ rejection'): return 'CPSample (a 0.01, s 10) + rejection of its copies'
     return name.replace('CPSample a=0.01 s=10', 'CPSample, published rule (a 0.01, s 10)').replace('thr=', '').replace(', CPSample push s=10', ' + push s 10')
 
 
@@ -1176,7 +1178,7 @@ def run_frontier_plot(a, env):
         c = 100 * row['copies']; lo, hi = (100 * v for v in row['copies_ci'])
         q, (qlo, qhi) = row['fd_fmnist_classifier'] / ref['fd_fmnist_classifier'], (v / ref['fd_fmnist_classifier'] for v in row['fd_fmnist_classifier_ci'])
         m, (mlo, mhi) = row['mia_auc'], row['mia_auc_ci']
-        kw = dict(fmt='osD^v<>ph*X'[i % 11], capsize=3, color=f'C{i % 10}', label=_frontier_label(row['sampler']))
+        kw = dict(fmt='osD^v<>ph*X'[i % 11], capsize=3, color=([f'C{j}' for j in range(10)] + ['black', 'darkgoldenrod', 'teal'])[i % 13], label=_frontier_label(row['sampler']))
         axes[0].errorbar(m, c, xerr=[[m - mlo], [mhi - m]], yerr=[[c - lo], [hi - c]], **kw)
         axes[1].errorbar(q, c, xerr=[[max(q - qlo, 0)], [max(qhi - q, 0)]], yerr=[[c - lo], [hi - c]], **kw)
         points.append({'sampler': row['sampler'], 'copies_pct': c, 'mia_auc': m, 'fd_ratio': q, 'pixel_pca_ratio': row['frechet_pixel_pca32'] / ref['frechet_pixel_pca32']})
