@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 import cpsample_nb
-from .data import heldout_threshold, load_fashion_mnist, load_image_folder, write_json
+from .data import heldout_threshold, load_fashion_mnist, load_image_folder, nn_cosine, write_json
 from .denoiser import training_images
 from .quality import FrechetDistance, fd_fmnist_classifier
 from .compare import evaluate_samples
@@ -26,7 +26,7 @@ from .experiments import DATA_SETTINGS, DEMO_SETTINGS, draw_samples, load_sample
 from diffusers import DDIMScheduler
 
 # %% auto #0
-__all__ = ['sample_command', 'staged_folder', 'evaluation_sets', 'evaluate_command']
+__all__ = ['redraw_copies', 'sample_command', 'staged_folder', 'evaluation_sets', 'evaluate_command']
 
 # %% ../nbs/28_sample_evaluate.ipynb #dfcfbd81
 def _check_sample_args(n: int, steps: int, batch_size: int, out: str, alpha, scale, tau: float):
@@ -54,6 +54,33 @@ def _sample_meta(model: str, classifier, den, clf, fired, guide: dict, seconds: 
     if clf is not None: meta |= guide | {'fired_share': fired.float().mean().item()}
     return meta
 
+# %% ../nbs/28_sample_evaluate.ipynb #fb049319
+def redraw_copies(draw,  # callable (k, seed) -> (k images, their fired mask or None): one seeded draw of k samples
+                  x: torch.Tensor,  # the samples (n, C, H, W)
+                  fired,  # their (n, steps) fired mask, or None
+                  is_copy,  # callable images -> (n,) bool: True for a copy
+                  seed: int,  # round r draws with seed + 1_000_003 r (no batch of the first draw's seeds)
+                  max_rounds: int = 20,  # give up after this many rounds
+                 ) -> tuple:
+    "Rejection on top of any sampler: replace every sample `is_copy` flags by a fresh draw until none is left; (x, fired, redrawn)."
+    x, redrawn = x.clone(), 0
+    for r in range(1, max_rounds + 1):
+        bad = is_copy(x)
+        if not bad.any(): return x, fired, redrawn
+        y, f = draw(int(bad.sum()), seed + 1_000_003 * r)
+        x[bad] = y; redrawn += int(bad.sum())
+        if fired is not None: fired = fired.clone(); fired[bad] = f
+    raise ValueError(f"{int(is_copy(x).sum())} sample(s) were still copies after {max_rounds} rounds of redrawing: the model copies nearly always")
+
+# %% ../nbs/28_sample_evaluate.ipynb #346fb8f6
+def _copy_check(den, copy_threshold: float | None):
+    "(protected images, copy threshold) for `--reject`: the model's protected subset and its recorded held-out threshold, or the one given."
+    if den.subset is None: raise ValueError("--reject needs the model's protected subset at sampling time (a train-denoiser model folder or a shipped model records it); this model has none")
+    thr = den.manifest['data'].get('threshold') if copy_threshold is None else copy_threshold
+    if thr is None: raise ValueError("--reject needs a copy threshold: this model's manifest records none, give --copy-threshold (a pixel cosine in (0, 1])")
+    if not 0 < thr <= 1: raise ValueError(f"--copy-threshold must be a pixel cosine in (0, 1], got {thr}")
+    return den.subset.images, float(thr)
+
 # %% ../nbs/28_sample_evaluate.ipynb #a7dad235
 def sample_command(*,
                    model: str,  # denoiser: a shipped name ('faces'), a train-denoiser model folder (OUT/model), a diffusers pipeline folder (model_index.json, unet/, scheduler/), a UNet2DModel folder or a hub id (see models.load_model)
@@ -62,6 +89,8 @@ def sample_command(*,
                    alpha: float | None = None,  # CPSample tolerance in (0, 0.5] (default: the demo's for the model's data, see DATA_SETTINGS)
                    scale: float | None = None,  # CPSample guidance scale s >= 0 (default: the demo's for the model's data, see DATA_SETTINGS)
                    tau: float = DEMO_SETTINGS['tau'],  # App. D's offset
+                   reject: bool = False,  # redraw every sample that copies the model's protected subset (pixel cosine above the copy threshold): needs the subset at sampling time
+                   copy_threshold: float | None = None,  # with --reject: the copy line (default: the held-out threshold the model's manifest records)
                    n: int,  # number of samples
                    steps: int = DEMO_SETTINGS['steps'],  # DDIM steps
                    seed: int = 0,  # batch i is seeded with seed + i
@@ -70,18 +99,24 @@ def sample_command(*,
                    device: str = 'cpu',  # torch device
                    threads: int | None = None,  # torch CPU threads
                   ) -> Path:
-    "`cpsample sample`: samples from a denoiser (CPSample with --classifier, plain DDIM without), written by `save_samples`."
+    "`cpsample sample`: samples from a denoiser (CPSample with --classifier, plain DDIM without; --reject redraws copies), written by `save_samples`."
     _check_sample_args(n, steps, batch_size, out, alpha, scale, tau)  # before loading anything
+    if copy_threshold is not None and not reject: raise ValueError("--copy-threshold is the copy line of --reject: give --reject too")
     st, den, clf = _models_here(model, classifier, scheduler, device, threads)
+    S, thr = _copy_check(den, copy_threshold) if reject else (None, None)
     d = DEMO_SETTINGS | DATA_SETTINGS.get(den.manifest['data']['name'], {})  # the demo's setting for this data
     guide = {'alpha': d['alpha'] if alpha is None else alpha, 'scale': d['scale'] if scale is None else scale, 'tau': tau}
     check_guidance_args(**guide)
     run, t0 = dict(n=n, steps=steps, seed=seed, batch_size=batch_size), time.perf_counter()
     x, fired = draw_samples(den.unet, den.scheduler, clf, **run, **guide)
+    if reject:
+        x, fired, redrawn = redraw_copies(lambda k, s: draw_samples(den.unet, den.scheduler, clf, **run | dict(n=k, seed=s), **guide), x, fired,
+                                          lambda im: nn_cosine(im, S.to(im)) > thr, seed)
     meta = _sample_meta(model, classifier, den, clf, fired, guide, time.perf_counter() - t0, **run) | {'processes': st.num_processes}
+    if reject: meta |= {'copy_threshold': thr, 'redrawn': redrawn}  # samples redrawn as copies
     if not st.is_main_process: return Path(out)  # every process holds all samples; the main one writes them
     path = save_samples(x, out, meta)
-    print(f"wrote {len(x)} {meta['sampler']} samples {tuple(x.shape[1:])} to {path} and {path.with_suffix('.png')}")
+    print(f"wrote {len(x)} {meta['sampler']} samples {tuple(x.shape[1:])} to {path} and {path.with_suffix('.png')}" + (f" ({redrawn} copies redrawn)" if reject else ""))
     return path
 
 # %% ../nbs/28_sample_evaluate.ipynb #0de376f5
