@@ -228,12 +228,13 @@ def load_denoiser(folder, device='cpu') -> Denoiser:
 def command_line(args,  # the options, e.g. an argparse.Namespace (names as the function's parameters)
                  name: str = 'train-denoiser',  # the sub-command
                 ) -> str:
-    "The full `cpsample NAME` command line that reproduces `args` (every option spelled out; switches given when True)."
+    "The full `cpsample NAME` command line that reproduces `args` (every option spelled out; switches given when True; tuples comma-separated)."
     import shlex
     parts = ['cpsample', name]
     for k, v in vars(args).items():
         if k.startswith('_') or k in ('func', 'command') or v is None or v is False: continue  # parser internals (the CLI's _run)
         flag = '--' + k.replace('_', '-')
+        if isinstance(v, tuple): v = ','.join(f'{x:g}' for x in v)  # as options read by Annotated[tuple, parse] take them
         parts += [flag] if v is True else [flag, shlex.quote(str(v))]
     return ' '.join(parts)
 

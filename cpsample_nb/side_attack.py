@@ -19,6 +19,7 @@ from diffusers import DDPMScheduler
 from safetensors.torch import load_file, save_file
 
 from .data import pixel_features, save_grid, write_json
+from .denoiser import command_line
 from .quality import FrechetDistance
 from .evaluation import Result, as_features, format_table, plot_most_similar_pairs
 from .models import load_models
@@ -381,7 +382,7 @@ def _attack_side_run(args) -> dict:
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     runs = {t.name: attack(t, train, cfg, features=feats, quality=None if quality is None else quality.fid, quality_name=quality.name if quality else '',
                            out=out / t.name, device=args.device, log=print) for t in targets}
-    meta = {'command': 'cpsample attack-side ' + ' '.join(_argv_of(args)), 'model': args.model, 'protect': None if clf is None else str(args.protect),
+    meta = {'command': command_line(args, 'attack-side'), 'model': args.model, 'protect': None if clf is None else str(args.protect),
             'training_images': len(train), 'features': args.features if args.features != 'pixels' else 'pixels (flattened, centred, L2-normalised; SSCD is not available offline)',
             'similarity': 'pixel cosine (the same pixel features)', 'bands': {k: list(v) for k, v in bands_from_edges(cfg.bands).items()},
             'quality': f"{quality.name}: Frechet distance on the top {nc} principal components of the training images' pixels (not FID)" if quality else None,
@@ -393,15 +394,6 @@ def _attack_side_run(args) -> dict:
     return res
 
 # %% ../nbs/23_side_attack.ipynb #a3be792d
-def _argv_of(args) -> list:
-    "The options of parsed `args` as command-line words (what reproduces the run)."
-    words = []
-    for k, v in vars(args).items():
-        if k.startswith('_') or k in ('command', 'func') or v is None or v is False: continue
-        flag = '--' + k.replace('_', '-')
-        words += [flag] if v is True else [flag, ','.join(f'{x:g}' for x in v) if isinstance(v, tuple) else str(v)]
-    return words
-
 def main(argv=None) -> int:
     "Entry point: parse `attack-side` options from `argv`, run, and turn bad input into a one-line error (exit status 1)."
     import sys
