@@ -1008,6 +1008,10 @@ def add_frontier(p):
     p.add_argument('--band', nargs='+', default=[], metavar='RULE:ALPHA:SCALE:LO-HI',
                    help="'band': a rule that acts only at timesteps LO <= t <= HI (no classifier call outside): RULE 'cp' is the published "
                         "rule with the pair's classifier, a train-classifier folder is the x0_hat rule (X0Guidance) with its classifier")
+    p.add_argument('--reject-at', nargs='+', type=float, default=[], metavar='COSINE',
+                   help="rejection and cp-rejection: redraw every sample whose pixel cosine to S is above COSINE (one sampler each; "
+                        "copies are still counted at the held-out threshold): how far below the copy line must one reject before the "
+                        "sample-only attack stops seeing S? (default: the held-out threshold)")
     p.add_argument('--batch', type=positive_int, default=250, help='images per batch (default: %(default)s)')
     p.add_argument('--seed', type=nonneg_int, default=0)
     p.add_argument('--boot', type=positive_int, default=200, help='bootstrap resamples (default: %(default)s)')
@@ -1035,6 +1039,8 @@ def check_frontier(p, a):
     if any((r != 'cp' and not Path(r).is_dir()) or not 0 < al <= 0.5 or sc < 0 or not 0 <= lo <= hi for r, al, sc, lo, hi in a.band_settings):
         p.error(f"--band: RULE 'cp' or an existing folder, ALPHA in (0, 0.5], SCALE >= 0, 0 <= LO <= HI, got {a.band}")
     if ('band' in a.samplers) != bool(a.band): p.error("--samplers band and --band RULE:ALPHA:SCALE:LO-HI go together")
+    if any(not -1 < c < 1 for c in a.reject_at): p.error(f'--reject-at: each COSINE in (-1, 1), got {a.reject_at}')
+    if a.reject_at and not {'rejection', 'cp-rejection'} & set(a.samplers): p.error("--reject-at needs --samplers rejection or cp-rejection")
 
 
 class TimeBand:
@@ -1072,10 +1078,14 @@ def run_frontier(a, env):
     for name in a.samplers:
         if name == 'ddim': samplers['plain DDIM'] = lambda b, g: plain_ddim(den.unet, den.scheduler, batch_size=b, generator=g, **kw)
         if name == 'cpsample': samplers[f"CPSample a={cp['alpha']:g} s={cp['scale']:g}"] = lambda b, g: cpsample(den.unet, den.scheduler, clf, batch_size=b, generator=g, alpha=cp['alpha'], scale=cp['scale'], **kw)
-        if name == 'rejection': samplers['rejection'] = lambda b, g: rejection_sample(den.unet, den.scheduler, is_copy, batch_size=b, generator=g, **kw).images
+        at = [(c, lambda x, c=c: nn_cosine(x, S) > c) for c in a.reject_at] or [(None, is_copy)]
+        if name == 'rejection':
+            for c, rej in at:
+                samplers['rejection' + (f' at cosine {c:g}' if c else '')] = lambda b, g, rej=rej: rejection_sample(den.unet, den.scheduler, rej, batch_size=b, generator=g, **kw).images
         if name == 'cp-rejection':  # CPSample, then redraw the copies it still makes (keeps S at sampling time, as rejection does)
-            samplers[f"CPSample a={cp['alpha']:g} s={cp['scale']:g} + rejection"] = lambda b, g: rejection_sample(
-                den.unet, den.scheduler, is_copy, batch_size=b, generator=g, sampler=functools.partial(cpsample, classifier=clf, alpha=cp['alpha'], scale=cp['scale']), **kw).images
+            for c, rej in at:
+                samplers[f"CPSample a={cp['alpha']:g} s={cp['scale']:g} + rejection" + (f' at cosine {c:g}' if c else '')] = lambda b, g, rej=rej: rejection_sample(
+                    den.unet, den.scheduler, rej, batch_size=b, generator=g, sampler=functools.partial(cpsample, classifier=clf, alpha=cp['alpha'], scale=cp['scale']), **kw).images
         if name == 'amg':
             for t, sc in a.amg_settings: samplers[f'AMG thr={t:g} s={sc:g}'] = lambda b, g, t=t, sc=sc: amg_sample(den.unet, den.scheduler, S, batch_size=b, generator=g, threshold=t, scale=sc, **kw)
         if name == 'bound':
@@ -1088,8 +1098,7 @@ def run_frontier(a, env):
                     den.unet, den.scheduler, X0Guidance(c, al, sc, cp['tau']), batch_size=b, generator=g, **kw)
         if name == 'gated':
             for d, th, sc in a.gated_settings:
-                gates = [classifier_gate(pair_classifier(a.pair, {a.pair: x}), 'x0_hat') for x in d.split('+')]
-                gate = lambda x, t, x0, gates=gates: torch.stack([gt(x, t, x0) for gt in gates]).prod(0)
+                gate = classifier_gate([pair_classifier(a.pair, {a.pair: x}) for x in d.split('+')], 'x0_hat')  # several: their confidences multiply
                 samplers[f"x0_hat gate {'+'.join(Path(x).parent.name + '/' + Path(x).name for x in d.split('+'))} > {th:g}, CPSample push s={sc:g}"] = lambda b, g, gate=gate, th=th, sc=sc: guided_ddim(
                     den.unet, den.scheduler, GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau']), batch_size=b, generator=g, **kw)
         if name == 'band':

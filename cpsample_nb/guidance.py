@@ -78,9 +78,11 @@ def _model_attr(model, name: str, default):
 
 def _model_dtype(model, default): return _model_attr(model, 'dtype', default)
 
-def _check_logits(logits, n: int):
+def _check_logits(logits, n: int, classes: int | None = 2):
+    "Raise unless `logits` is (n, classes) (classes None: (n, K) for any K >= 2)."
     shape = tuple(logits.shape) if torch.is_tensor(logits) else type(logits).__name__
-    if shape != (n, 2): raise ValueError(f"the classifier must return (N, 2) logits; for N={n} images it returned {shape}")
+    ok = shape == (n, classes) if classes else (isinstance(shape, tuple) and len(shape) == 2 and shape[0] == n and shape[1] >= 2)
+    if not ok: raise ValueError(f"the classifier must return ({'N, 2' if classes == 2 else 'N, K >= 2'}) logits; for N={n} images it returned {shape}")
 
 # %% ../nbs/08_guidance.ipynb #20af31e3
 def _grad_of(lp: torch.Tensor, fired: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -266,18 +268,24 @@ class MostConfident(_Wrapper):
         return logits[best, torch.arange(len(x), device=x.device)]
 
 # %% ../nbs/08_guidance.ipynb #4f9b0a22
-def classifier_gate(classifier,  # random-label classifier (x_t, t) -> (N, 2) logits
+def classifier_gate(classifier,  # random-label classifier (x_t, t) -> (N, K) logits, or a list of them with independent labels (label bits)
                     read: str = 'x_t',  # 'x_t': the published gate; 'x0_hat': the classifier reads the step's estimate of the final image
                     t_read: int = 0,  # with read='x0_hat': the timestep the classifier is told (0: it reads a clean image)
                    ):
-    "CPSample's gate: the classifier's confidence max_y p(y | x_t, t), or on x0_hat at t_read (the rule fires where 1 - confidence < alpha)."
+    """CPSample's gate: the classifier's confidence max_y p(y | x_t, t), or on x0_hat at t_read (the rule fires where 1 - confidence < alpha).
+    A list of classifiers gives the product of their confidences (label bits)."""
     if read not in ('x_t', 'x0_hat'): raise ValueError(f"read must be 'x_t' (the published gate) or 'x0_hat', got {read!r}")
+    nets = list(classifier) if isinstance(classifier, (list, tuple)) else [classifier]
+    if not nets: raise ValueError("classifier_gate needs a classifier or a non-empty list of them")
     def gate(x, t, x0_hat):
         x, t = (x, t) if read == 'x_t' else (x0_hat.clamp(-1, 1), t_read)
         ts = torch.full((len(x),), int(t), device=x.device, dtype=torch.long)
-        with torch.no_grad(): logits = classifier(x.to(_model_dtype(classifier, x.dtype)), ts)
-        _check_logits(logits, len(x))
-        return class_probs(logits).amax(1)
+        score = torch.ones(len(x), device=x.device)
+        for c in nets:
+            with torch.no_grad(): logits = c(x.to(_model_dtype(c, x.dtype)), ts)
+            _check_logits(logits, len(x), classes=None)
+            score = score * class_probs(logits).amax(1)
+        return score
     return gate
 
 # %% ../nbs/08_guidance.ipynb #58391fa1
@@ -357,13 +365,29 @@ def gate_report(unet,  # denoiser (diffusers UNet2DModel or callable (x_t, t) ->
     return GateReport(ddim.timesteps.tolist(), [_auc(copy, S[:, k]) for k in range(S.shape[1])], [_auc(copy, B[:, k]) for k in range(B.shape[1])],
                       n, int(copy.sum()), float(threshold), float(alpha), share(copy), share(~copy))
 
+# %% ../nbs/08_guidance.ipynb #e0cbe0a8
+def _flagged_guidance(classifier, x: torch.Tensor, t, alpha: float, tau: float, with_grad: bool, flag: torch.Tensor) -> Guidance:
+    "`cp_guidance` over the `flag`ged samples alone (probs NaN and target -1 elsewhere; no classifier call when none is flagged)."
+    probs = torch.full((len(x), 2), float('nan'), device=x.device)
+    target = torch.full((len(x),), -1, dtype=torch.long, device=x.device)
+    if not bool(flag.any()): return Guidance(probs, target)
+    idx = flag.nonzero()[:, 0]
+    g = cp_guidance(classifier, x[idx], t, alpha, tau, with_grad=with_grad)
+    probs[idx], target[idx] = g.probs, g.target
+    if g.grad is None: return Guidance(probs, target)
+    grad = torch.zeros(x.shape, device=x.device)
+    grad[idx] = g.grad
+    return Guidance(probs, target, grad)
+
 # %% ../nbs/08_guidance.ipynb #78a52fea
 class GatedGuidance(CPGuidance):
-    "CPSample's push (toward the classifier's unlikely label, scale s, tau) where `gate(x_t, t, x0_hat) > gate_threshold`."
+    """CPSample's push (toward the classifier's unlikely label, scale s, tau) where `gate(x_t, t, x0_hat) > gate_threshold`.
+    With `check_first` (the default) the push's classifier runs on the flagged samples alone (their probs; NaN for the others)."""
     def __init__(self, classifier, gate,  # gate: (x_t, t, x0_hat) -> (N,) score
                  gate_threshold: float,  # push where the score is above this
-                 scale: float = SETTINGS['paper']['scale'], tau: float = SETTINGS['paper']['tau'], keep: bool = True):
-        super().__init__(classifier, 0.5, scale, tau, check_first=False, keep=keep)
+                 scale: float = SETTINGS['paper']['scale'], tau: float = SETTINGS['paper']['tau'], keep: bool = True,
+                 check_first: bool = True):  # False: the push's classifier reads the whole batch (probs for every sample)
+        super().__init__(classifier, 0.5, scale, tau, check_first=bool(check_first), keep=keep)
         self.gate, self.gate_threshold = gate, float(gate_threshold)
 
     def __call__(self, eps: torch.Tensor, x: torch.Tensor, t, abar_t: float) -> torch.Tensor:
@@ -371,7 +395,8 @@ class GatedGuidance(CPGuidance):
         abar = float(abar_t)
         x0 = x0_hat(x, eps, abar)
         flag = torch.as_tensor(self.gate(x, t, x0), device=x.device) > self.gate_threshold
-        g = cp_guidance(self.classifier, x, t, 0.5, self.tau, with_grad=self.scale > 0 and bool(flag.any()))
+        with_grad = self.scale > 0 and bool(flag.any())
+        g = (_flagged_guidance if self.check_first else cp_guidance)(self.classifier, x, t, 0.5, self.tau, with_grad=with_grad, **({'flag': flag} if self.check_first else {}))
         target = torch.where(flag, g.target, torch.full_like(g.target, -1))
         grad = None if g.grad is None else torch.where(flag.view(-1, *[1] * (x.ndim - 1)), g.grad, 0.0)
         self.last = Guidance(g.probs, target, grad)

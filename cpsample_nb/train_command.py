@@ -112,6 +112,7 @@ def train_classifier_command(
     target_ce: typing.Annotated[str, _band_spec] | None = None,  # stop once every named band's cross-entropy is below its value, e.g. '0-100:0.05,200-300:0.3' (a number: the band 0-100)
     t_weights: typing.Annotated[str, _band_spec] | None = None,  # sample t by band with these weights, e.g. '0-100:1,100-500:3' (default: t = 1000 u^t_power)
     label_seed: int = 0,  # seed of the random Bernoulli(0.5) labels
+    classes: int = 2,  # labels: 2 is the paper's Bernoulli(0.5); K > 2 draws uniform labels in 0..K-1 (e.g. 8: three label bits in one network) and pulls non-members to 1/K
     nonmembers: str | None = None,  # images to train toward p = 1/2, so the rule does not fire near them (an extension of the paper): 'rest' (the images of --data outside the --n subset), or 'faces', 'digits', 'fashion' or a folder
     nonmember_limit: int | None = None,  # use only the first NONMEMBER_LIMIT non-members
     nonmember_weight: float = TrainConfig.nonmember_weight,  # weight of the non-members' loss
@@ -165,9 +166,11 @@ def _command_images(args) -> tuple:
 # %% ../nbs/07_train_command.ipynb #8a002a4a
 def _command_network(args) -> dict:
     "The TimeClassifier settings `train-classifier` options name (the conv settings stay out of an MLP's config)."
+    k = int(getattr(args, 'classes', 2))
+    if k < 2: raise ValueError(f"--classes must be at least 2 (one label per image out of K), got {k}")
     if getattr(args, 'backbone', 'conv') == 'mlp':
-        return dict(backbone='mlp', mlp_width=args.mlp_width, mlp_layers=args.mlp_layers)
-    return dict(block_out_channels=args.channels, layers_per_block=args.layers_per_block, norm_num_groups=args.groups,
+        return dict(backbone='mlp', mlp_width=args.mlp_width, mlp_layers=args.mlp_layers, num_classes=k)
+    return dict(num_classes=k, block_out_channels=args.channels, layers_per_block=args.layers_per_block, norm_num_groups=args.groups,
                 mid_block_attention=args.attention, stem_stride=getattr(args, 'stem_stride', 1),
                 mid_block_resnets=getattr(args, 'mid_resnets', 2))
 
