@@ -1269,7 +1269,7 @@ to --n released samples, in pixels and in the quality classifier's features. Rel
 --samples (safetensors; delete them to redraw). AUC and TPR at 1% / 0.1% FPR with bootstrap 95% intervals;
 one ROC figure per attacker beside the JSON; the run time of each attack."""
 
-ATTACK_SAMPLERS = ('ddim', 'rejection', 'cpsample', 'default', 'amg')
+ATTACK_SAMPLERS = ('ddim', 'rejection', 'cpsample', 'cp-rejection', 'default', 'amg')
 
 
 def add_attacks(p):
@@ -1306,6 +1306,7 @@ def attack_split(seed: int = 1234) -> tuple:
 
 def attack_samplers(den, clf, S, thr: float, a) -> dict:
     "key -> (label, sample(batch_size, generator), guide() or None: the eps_hat an attacker of that sampler queries)."
+    import functools
     from cpsample_nb.data import nn_cosine
     from cpsample_nb.experiments import DATA_SETTINGS, DEMO_SETTINGS
     from cpsample_nb.guidance import SETTINGS, AMGGuidance, CPGuidance
@@ -1317,6 +1318,9 @@ def attack_samplers(den, clf, S, thr: float, a) -> dict:
            'rejection': ('rejection sampling', lambda b, g: rejection_sample(u, sch, lambda x: nn_cosine(x, S) > thr, batch_size=b, generator=g, **kw).images, None),
            'cpsample': (f"CPSample a={cp['alpha']:g} s={cp['scale']:g}", lambda b, g: cpsample(u, sch, clf, batch_size=b, generator=g, alpha=cp['alpha'], scale=cp['scale'], tau=cp['tau'], **kw),
                         lambda: CPGuidance(clf, cp['alpha'], cp['scale'], cp['tau'], check_first=False, keep=False)),
+           'cp-rejection': (f"CPSample a={cp['alpha']:g} s={cp['scale']:g} + rejection", lambda b, g: rejection_sample(
+                                u, sch, lambda x: nn_cosine(x, S) > thr, batch_size=b, generator=g, sampler=functools.partial(cpsample, classifier=clf, alpha=cp['alpha'], scale=cp['scale'], tau=cp['tau']), **kw).images,
+                            lambda: CPGuidance(clf, cp['alpha'], cp['scale'], cp['tau'], check_first=False, keep=False)),  # it samples with CPSample's eps; rejection only drops outputs
            'amg': (f'AMG thr={amg_t:g} s={amg_s:g}', lambda b, g: guided_ddim(u, sch, AMGGuidance(S, amg_t, amg_s, keep=False), batch_size=b, generator=g, **kw),
                    lambda: AMGGuidance(S, amg_t, amg_s, keep=False))}
     if (dflt['alpha'], dflt['scale']) != (cp['alpha'], cp['scale']):
