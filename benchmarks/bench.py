@@ -984,7 +984,8 @@ def run_gate(a, env):
 # ---------------------------------------------------------------------------------------------------------------------
 
 FRONTIER_HELP = """Each sampler draws --n images from the same noise (batch i seeded with --seed + i): plain DDIM, CPSample with the
-published rule at the pair's guidance.SETTINGS, rejection sampling (plain DDIM, redrawing every copy; cp-rejection: CPSample, redrawing the copies it still makes), and AMG's
+published rule at the pair's guidance.SETTINGS, rejection sampling (plain DDIM, redrawing every copy; cp-rejection: CPSample, redrawing the copies it still makes;
+gated-rejection: the --gated push, the same; --reject-at redraws below the copy line), and AMG's
 dissimilarity guidance (sampler.amg_sample, which keeps S at sampling time), the bound gate driving CPSample's push, and
 CPSample's rule read on x0_hat with a classifier of --x0 (guidance.X0Guidance). For each: copies (pixel cosine to S above
 the held-out threshold; Wilson 95%), the sample-only membership attack on the released images (S against as many
@@ -996,7 +997,7 @@ def add_frontier(p):
     p.add_argument('--pair', default='fashion', choices=['fashion'], help='shipped pair (default: %(default)s)')
     p.add_argument('--n', type=int_at_least(2), default=2000, help='images per sampler (default: %(default)s)')
     p.add_argument('--steps', type=positive_int, default=50, help='DDIM steps (default: %(default)s)')
-    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'cp-rejection', 'amg', 'bound', 'x0', 'gated', 'band'])
+    p.add_argument('--samplers', nargs='+', default=['ddim', 'cpsample', 'rejection', 'amg'], choices=['ddim', 'cpsample', 'rejection', 'cp-rejection', 'amg', 'bound', 'x0', 'gated', 'gated-rejection', 'band'])
     p.add_argument('--bound', nargs='+', default=['0.9:10'], metavar='THRESHOLD:SCALE',
                    help="'bound': CPSample's push where x0_hat's cosine to S is above THRESHOLD (guidance.GatedGuidance with x0_bound_gate; default: %(default)s)")
     p.add_argument('--amg', nargs='+', default=['0.95:10'], metavar='THRESHOLD:SCALE', help="AMG settings (default: %(default)s)")
@@ -1009,7 +1010,7 @@ def add_frontier(p):
                    help="'band': a rule that acts only at timesteps LO <= t <= HI (no classifier call outside): RULE 'cp' is the published "
                         "rule with the pair's classifier, a train-classifier folder is the x0_hat rule (X0Guidance) with its classifier")
     p.add_argument('--reject-at', nargs='+', type=float, default=[], metavar='COSINE',
-                   help="rejection and cp-rejection: redraw every sample whose pixel cosine to S is above COSINE (one sampler each; "
+                   help="rejection, cp-rejection and gated-rejection: redraw every sample whose pixel cosine to S is above COSINE (one sampler each; "
                         "copies are still counted at the held-out threshold): how far below the copy line must one reject before the "
                         "sample-only attack stops seeing S? (default: the held-out threshold)")
     p.add_argument('--batch', type=positive_int, default=250, help='images per batch (default: %(default)s)')
@@ -1033,14 +1034,14 @@ def check_frontier(p, a):
     except ValueError: p.error(f'--gated: each is DIR:THRESHOLD:SCALE, got {a.gated}')
     if any(not all(Path(x).is_dir() for x in d.split('+')) or not 0 < th < 1 or sc < 0 for d, th, sc in a.gated_settings):
         p.error(f'--gated: DIR an existing folder (or DIR+DIR...), THRESHOLD in (0, 1), SCALE >= 0, got {a.gated}')
-    if ('gated' in a.samplers) != bool(a.gated): p.error("--samplers gated and --gated DIR:THRESHOLD:SCALE go together")
+    if bool({'gated', 'gated-rejection'} & set(a.samplers)) != bool(a.gated): p.error("--samplers gated (or gated-rejection) and --gated DIR:THRESHOLD:SCALE go together")
     try: a.band_settings = [(r, float(al), float(sc), *(int(v) for v in b.split('-'))) for r, al, sc, b in (s.rsplit(':', 3) for s in a.band)]
     except ValueError: p.error(f'--band: each is RULE:ALPHA:SCALE:LO-HI, got {a.band}')
     if any((r != 'cp' and not Path(r).is_dir()) or not 0 < al <= 0.5 or sc < 0 or not 0 <= lo <= hi for r, al, sc, lo, hi in a.band_settings):
         p.error(f"--band: RULE 'cp' or an existing folder, ALPHA in (0, 0.5], SCALE >= 0, 0 <= LO <= HI, got {a.band}")
     if ('band' in a.samplers) != bool(a.band): p.error("--samplers band and --band RULE:ALPHA:SCALE:LO-HI go together")
     if any(not -1 < c < 1 for c in a.reject_at): p.error(f'--reject-at: each COSINE in (-1, 1), got {a.reject_at}')
-    if a.reject_at and not {'rejection', 'cp-rejection'} & set(a.samplers): p.error("--reject-at needs --samplers rejection or cp-rejection")
+    if a.reject_at and not {'rejection', 'cp-rejection', 'gated-rejection'} & set(a.samplers): p.error("--reject-at needs --samplers rejection, cp-rejection or gated-rejection")
 
 
 class TimeBand:
@@ -1101,6 +1102,13 @@ def run_frontier(a, env):
                 gate = classifier_gate([pair_classifier(a.pair, {a.pair: x}) for x in d.split('+')], 'x0_hat')  # several: their confidences multiply
                 samplers[f"x0_hat gate {'+'.join(Path(x).parent.name + '/' + Path(x).name for x in d.split('+'))} > {th:g}, CPSample push s={sc:g}"] = lambda b, g, gate=gate, th=th, sc=sc: guided_ddim(
                     den.unet, den.scheduler, GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau']), batch_size=b, generator=g, **kw)
+        if name == 'gated-rejection':  # the gated push, then redraw the copies it still makes (keeps S at sampling time)
+            for d, th, sc in a.gated_settings:
+                gate = classifier_gate([pair_classifier(a.pair, {a.pair: x}) for x in d.split('+')], 'x0_hat')
+                for c, rej in at:
+                    samplers[f"x0_hat gate {'+'.join(Path(x).parent.name + '/' + Path(x).name for x in d.split('+'))} > {th:g}, CPSample push s={sc:g} + rejection" + (f' at cosine {c:g}' if c else '')] = \
+                        lambda b, g, gate=gate, th=th, sc=sc, rej=rej: rejection_sample(den.unet, den.scheduler, rej, batch_size=b, generator=g, sampler=functools.partial(
+                            guided_ddim, guide=GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau'], keep=False)), **kw).images
         if name == 'band':
             for r, al, sc, lo, hi in a.band_settings:
                 guide = (lambda c=clf, al=al, sc=sc: CPGuidance(c, al, sc, cp['tau'])) if r == 'cp' else (lambda c=pair_classifier(a.pair, {a.pair: r}), al=al, sc=sc: X0Guidance(c, al, sc, cp['tau']))

@@ -41,7 +41,7 @@ def test_help(cmd, capsys):
     (['gate', '--alpha', '0.7'], '--alpha must lie in (0, 0.5]'),
     (['frontier', '--amg', '0.9'], '--amg: THRESHOLD in [-1, 1), SCALE >= 0'),
     (['frontier', '--bound', 'x:1'], '--bound: each is THRESHOLD:SCALE'),
-    (['frontier', '--samplers', 'ddim', '--reject-at', '0.98'], '--reject-at needs --samplers rejection or cp-rejection'),
+    (['frontier', '--samplers', 'ddim', '--reject-at', '0.98'], '--reject-at needs --samplers rejection, cp-rejection or gated-rejection'),
     (['frontier', '--samplers', 'rejection', '--reject-at', '1.0'], '--reject-at: each COSINE in (-1, 1)'),
 ])
 def test_bad_options(argv, says, capsys):
