@@ -1006,6 +1006,8 @@ def add_frontier(p):
     p.add_argument('--gated', nargs='+', default=[], metavar='DIR:THRESHOLD:SCALE',
                    help="'gated': the pair's CPSample push where DIR's classifier, reading x0_hat at t 0, is more confident than THRESHOLD (GatedGuidance); "
                         "DIR+DIR+...: several classifiers of independent random labels (label bits), the product of their confidences against THRESHOLD")
+    p.add_argument('--gate-t-max', type=nonneg_int, default=None, metavar='T',
+                   help="gated and gated-rejection: ask the gate only at t <= T (GatedGuidance t_max; default: every step)")
     p.add_argument('--band', nargs='+', default=[], metavar='RULE:ALPHA:SCALE:LO-HI',
                    help="'band': a rule that acts only at timesteps LO <= t <= HI (no classifier call outside): RULE 'cp' is the published "
                         "rule with the pair's classifier, a train-classifier folder is the x0_hat rule (X0Guidance) with its classifier")
@@ -1057,6 +1059,12 @@ class TimeBand:
     def pushed(self): return self.guide.pushed if self.active else None
 
 
+def gated_label(dirs: str, threshold: float, scale: float, t_max) -> str:
+    "A --gated sampler's name in the records: its classifiers, threshold, push scale and gate window."
+    nets = '+'.join(Path(x).parent.name + '/' + Path(x).name for x in dirs.split('+'))
+    return f"x0_hat gate {nets} > {threshold:g}, CPSample push s={scale:g}" + (f", gate at t <= {t_max}" if t_max is not None else '')
+
+
 def run_frontier(a, env):
     import functools
     import torch
@@ -1100,15 +1108,15 @@ def run_frontier(a, env):
         if name == 'gated':
             for d, th, sc in a.gated_settings:
                 gate = classifier_gate([pair_classifier(a.pair, {a.pair: x}) for x in d.split('+')], 'x0_hat')  # several: their confidences multiply
-                samplers[f"x0_hat gate {'+'.join(Path(x).parent.name + '/' + Path(x).name for x in d.split('+'))} > {th:g}, CPSample push s={sc:g}"] = lambda b, g, gate=gate, th=th, sc=sc: guided_ddim(
-                    den.unet, den.scheduler, GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau']), batch_size=b, generator=g, **kw)
+                samplers[gated_label(d, th, sc, a.gate_t_max)] = lambda b, g, gate=gate, th=th, sc=sc: guided_ddim(
+                    den.unet, den.scheduler, GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau'], t_max=a.gate_t_max), batch_size=b, generator=g, **kw)
         if name == 'gated-rejection':  # the gated push, then redraw the copies it still makes (keeps S at sampling time)
             for d, th, sc in a.gated_settings:
                 gate = classifier_gate([pair_classifier(a.pair, {a.pair: x}) for x in d.split('+')], 'x0_hat')
                 for c, rej in at:
-                    samplers[f"x0_hat gate {'+'.join(Path(x).parent.name + '/' + Path(x).name for x in d.split('+'))} > {th:g}, CPSample push s={sc:g} + rejection" + (f' at cosine {c:g}' if c else '')] = \
+                    samplers[gated_label(d, th, sc, a.gate_t_max) + ' + rejection' + (f' at cosine {c:g}' if c else '')] = \
                         lambda b, g, gate=gate, th=th, sc=sc, rej=rej: rejection_sample(den.unet, den.scheduler, rej, batch_size=b, generator=g, sampler=functools.partial(
-                            guided_ddim, guide=GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau'], keep=False)), **kw).images
+                            guided_ddim, guide=GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau'], keep=False, t_max=a.gate_t_max)), **kw).images
         if name == 'band':
             for r, al, sc, lo, hi in a.band_settings:
                 guide = (lambda c=clf, al=al, sc=sc: CPGuidance(c, al, sc, cp['tau'])) if r == 'cp' else (lambda c=pair_classifier(a.pair, {a.pair: r}), al=al, sc=sc: X0Guidance(c, al, sc, cp['tau']))

@@ -67,9 +67,11 @@ def test_demo_quick_on_fashion_saves_the_samples_and_the_subset(tmp_path):
     assert 'mia_pretrained' in res and 'overhead' in res
 
 
-def test_demo_unknown_data_is_a_clear_error(tmp_path):
-    r = run('demo', '--quick', '--data', 'cats', '--out', str(tmp_path / 'x'))
-    assert r.returncode == 2 and "invalid choice: 'cats'" in r.stderr
+def test_demo_unknown_data_is_a_clear_error(tmp_path, capsys):
+    "In-process, through `cli.main` (what the console script calls; the process path is test_demo_bad_alpha's): argparse refuses, nothing is written."
+    from cpsample_nb.cli import main
+    with pytest.raises(SystemExit) as e: main(['demo', '--quick', '--data', 'cats', '--out', str(tmp_path / 'x')])
+    assert e.value.code == 2 and "invalid choice: 'cats'" in capsys.readouterr().err
     assert not (tmp_path / 'x').exists()
 
 
