@@ -1018,6 +1018,9 @@ def add_frontier(p):
     p.add_argument('--batch', type=positive_int, default=250, help='images per batch (default: %(default)s)')
     p.add_argument('--seed', type=nonneg_int, default=0)
     p.add_argument('--boot', type=positive_int, default=200, help='bootstrap resamples (default: %(default)s)')
+    p.add_argument('--time-rounds', type=nonneg_int, default=0, metavar='R',
+                   help='then time every sampler on one --batch in R interleaved rounds (round r: batch seed --seed + r for all, '
+                        'the order rotating), each as a ratio to plain DDIM in its round: median [min-max] (needs ddim; default: 0, none)')
     add_common(p, threads=None)
 
 
@@ -1043,6 +1046,7 @@ def check_frontier(p, a):
         p.error(f"--band: RULE 'cp' or an existing folder, ALPHA in (0, 0.5], SCALE >= 0, 0 <= LO <= HI, got {a.band}")
     if ('band' in a.samplers) != bool(a.band): p.error("--samplers band and --band RULE:ALPHA:SCALE:LO-HI go together")
     if any(not -1 < c < 1 for c in a.reject_at): p.error(f'--reject-at: each COSINE in (-1, 1), got {a.reject_at}')
+    if a.time_rounds and 'ddim' not in a.samplers: p.error('--time-rounds times each sampler against plain DDIM: add ddim to --samplers')
     if a.reject_at and not {'rejection', 'cp-rejection', 'gated-rejection'} & set(a.samplers): p.error("--reject-at needs --samplers rejection, cp-rejection or gated-rejection")
 
 
@@ -1142,7 +1146,24 @@ def run_frontier(a, env):
         print(f"{name}: copies {row['copies']:.2%} [{row['copies_ci'][0]:.2%}-{row['copies_ci'][1]:.2%}], MIA AUC {att.auc:.3f} "
               f"[{att.auc_ci[0]:.3f}-{att.auc_ci[1]:.3f}], TPR@1% {att.tpr_1:.3f}, fd {row['fd_fmnist_classifier']:.2f}, "
               f"pca {row['frechet_pixel_pca32']:.2f}, time x{row['time_ratio']:.2f}", flush=True)
+    if a.time_rounds:
+        times = interleaved_times(samplers, a.batch, a.time_rounds, a.seed)
+        for row in rows:
+            r = [w / d for w, d in zip(times[row['sampler']], times['plain DDIM'])]
+            row |= {'round_s': times[row['sampler']], 'round_ratio_median': statistics.median(r), 'round_ratio_range': [min(r), max(r)]}
+            print(f"{row['sampler']}: x{row['round_ratio_median']:.3f} [{min(r):.3f}-{max(r):.3f}] over {a.time_rounds} interleaved rounds of {a.batch}", flush=True)
     return {'pair': a.pair, 'threshold': thr, 'members': len(S), 'nonmembers': len(nonmembers), 'rows': rows}
+
+
+def interleaved_times(samplers: dict, batch: int, rounds: int, seed: int) -> dict:
+    "name -> seconds of each round: every sampler draws `batch` images from round r's noise (seed + r), in rotating order."
+    import torch
+    from cpsample_nb.perf import rotations
+    times = {k: [] for k in samplers}
+    for r, order in enumerate(progress(rotations(list(samplers), rounds), 'timed rounds', total=rounds)):
+        for k in order:
+            t0 = time.perf_counter(); samplers[k](batch, torch.Generator().manual_seed(seed + r)); times[k].append(time.perf_counter() - t0)
+    return times
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -1180,11 +1201,15 @@ def check_frontier_plot(p, a):
 
 
 def _frontier_label(name: str) -> str:
-    "A short legend label for a frontier row."
-    if name.startswith('x0_hat gate') and '+' in name: return f"label bits (3) gate > {name.rsplit('> ', 1)[1].split(',')[0]}, push s 10"
-    if name.startswith('x0_hat rule'): return 'x0_hat rule (hardneg) a 0.1 s 50'
-    if name.endswith('+ rejection'): return 'CPSample (a 0.01, s 10) + rejection of its copies'
-    return name.replace('CPSample a=0.01 s=10', 'CPSample, published rule (a 0.01, s 10)').replace('thr=', '').replace(', CPSample push s=10', ' + push s 10')
+    "A short legend label for a frontier row (distinct rows, distinct labels)."
+    name, rej, at = name.partition(' + rejection')
+    tail = (' + rejection below cosine ' + at.split()[-1] if 'cosine' in at else ' + rejection of its copies') if rej else ''
+    if name.startswith('x0_hat gate') and '+' in name.split(' > ')[0]:
+        window = ', gate at t <= ' + name.rsplit('t <= ', 1)[1] if 'gate at t <=' in name else ''
+        return f"label bits (3) gate > {name.rsplit('> ', 1)[1].split(',')[0]}, push s 10{window}{tail}"
+    if name.startswith('x0_hat rule'): return 'x0_hat rule (hardneg) a 0.1 s 50' + tail
+    if name == 'CPSample a=0.01 s=10' and rej: return 'CPSample (a 0.01, s 10)' + tail
+    return name.replace('CPSample a=0.01 s=10', 'CPSample, published rule (a 0.01, s 10)').replace('thr=', '').replace(', CPSample push s=10', ' + push s 10') + tail
 
 
 def run_frontier_plot(a, env):

@@ -43,6 +43,7 @@ def test_help(cmd, capsys):
     (['frontier', '--bound', 'x:1'], '--bound: each is THRESHOLD:SCALE'),
     (['frontier', '--samplers', 'ddim', '--reject-at', '0.98'], '--reject-at needs --samplers rejection, cp-rejection or gated-rejection'),
     (['frontier', '--samplers', 'rejection', '--reject-at', '1.0'], '--reject-at: each COSINE in (-1, 1)'),
+    (['frontier', '--samplers', 'cpsample', '--time-rounds', '3'], '--time-rounds times each sampler against plain DDIM'),
 ])
 def test_bad_options(argv, says, capsys):
     p = bench.build_parser()
@@ -86,6 +87,7 @@ def test_frontier_plot_draws_the_shipped_records(tmp_path, capsys):
     assert png.stat().st_size > 10_000 and f'wrote {png}' in capsys.readouterr().out
     names = [p['sampler'] for p in res['points']]
     assert names[0] == 'plain DDIM' and len(names) == len(set(names)) >= 5
+    assert len({bench._frontier_label(n) for n in names}) == len(names)  # one legend entry per sampler, none shared
     assert res['points'][0]['fd_ratio'] == 1.0 and all(0 <= p['copies_pct'] <= 100 and 0 < p['mia_auc'] <= 1 for p in res['points'])
     rec = json.loads(out.read_text())
     assert 'loaded' not in rec['settings'] and rec['results']['points'] == res['points']
