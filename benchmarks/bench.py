@@ -1006,6 +1006,9 @@ def add_frontier(p):
     p.add_argument('--gated', nargs='+', default=[], metavar='DIR:THRESHOLD:SCALE',
                    help="'gated': the pair's CPSample push where DIR's classifier, reading x0_hat at t 0, is more confident than THRESHOLD (GatedGuidance); "
                         "DIR+DIR+...: several classifiers of independent random labels (label bits), the product of their confidences against THRESHOLD")
+    p.add_argument('--oversample', nargs='+', type=float, default=[0.0], metavar='X',
+                   help="rejection, cp-rejection and gated-rejection: each round draws (1 + X) x the images still missing "
+                        "(rejection_sample's oversample; one sampler per X; default: %(default)s)")
     p.add_argument('--gate-t-max', type=nonneg_int, default=None, metavar='T',
                    help="gated and gated-rejection: ask the gate only at t <= T (GatedGuidance t_max; default: every step)")
     p.add_argument('--band', nargs='+', default=[], metavar='RULE:ALPHA:SCALE:LO-HI',
@@ -1046,6 +1049,7 @@ def check_frontier(p, a):
         p.error(f"--band: RULE 'cp' or an existing folder, ALPHA in (0, 0.5], SCALE >= 0, 0 <= LO <= HI, got {a.band}")
     if ('band' in a.samplers) != bool(a.band): p.error("--samplers band and --band RULE:ALPHA:SCALE:LO-HI go together")
     if any(not -1 < c < 1 for c in a.reject_at): p.error(f'--reject-at: each COSINE in (-1, 1), got {a.reject_at}')
+    if any(not 0 <= o <= 10 for o in a.oversample): p.error(f'--oversample: each X in [0, 10], got {a.oversample}')
     if a.time_rounds and 'ddim' not in a.samplers: p.error('--time-rounds times each sampler against plain DDIM: add ddim to --samplers')
     if a.reject_at and not {'rejection', 'cp-rejection', 'gated-rejection'} & set(a.samplers): p.error("--reject-at needs --samplers rejection, cp-rejection or gated-rejection")
 
@@ -1061,6 +1065,11 @@ class TimeBand:
 
     @property
     def pushed(self): return self.guide.pushed if self.active else None
+
+
+def _rejection_tail(cosine, oversample: float) -> str:
+    "What a rejection sampler's name adds: its line (when not the copy line) and its spare share (when any)."
+    return (f' at cosine {cosine:g}' if cosine else '') + (f', {oversample:.0%} spare' if oversample else '')
 
 
 def gated_label(dirs: str, threshold: float, scale: float, t_max) -> str:
@@ -1091,14 +1100,14 @@ def run_frontier(a, env):
     for name in a.samplers:
         if name == 'ddim': samplers['plain DDIM'] = lambda b, g: plain_ddim(den.unet, den.scheduler, batch_size=b, generator=g, **kw)
         if name == 'cpsample': samplers[f"CPSample a={cp['alpha']:g} s={cp['scale']:g}"] = lambda b, g: cpsample(den.unet, den.scheduler, clf, batch_size=b, generator=g, alpha=cp['alpha'], scale=cp['scale'], **kw)
-        at = [(c, lambda x, c=c: nn_cosine(x, S) > c) for c in a.reject_at] or [(None, is_copy)]
+        at = [(c, rej, o) for c, rej in ([(c, lambda x, c=c: nn_cosine(x, S) > c) for c in a.reject_at] or [(None, is_copy)]) for o in a.oversample]
         if name == 'rejection':
-            for c, rej in at:
-                samplers['rejection' + (f' at cosine {c:g}' if c else '')] = lambda b, g, rej=rej: rejection_sample(den.unet, den.scheduler, rej, batch_size=b, generator=g, **kw).images
+            for c, rej, o in at:
+                samplers['rejection' + _rejection_tail(c, o)] = lambda b, g, rej=rej, o=o: rejection_sample(den.unet, den.scheduler, rej, batch_size=b, generator=g, oversample=o, **kw).images
         if name == 'cp-rejection':  # CPSample, then redraw the copies it still makes (keeps S at sampling time, as rejection does)
-            for c, rej in at:
-                samplers[f"CPSample a={cp['alpha']:g} s={cp['scale']:g} + rejection" + (f' at cosine {c:g}' if c else '')] = lambda b, g, rej=rej: rejection_sample(
-                    den.unet, den.scheduler, rej, batch_size=b, generator=g, sampler=functools.partial(cpsample, classifier=clf, alpha=cp['alpha'], scale=cp['scale']), **kw).images
+            for c, rej, o in at:
+                samplers[f"CPSample a={cp['alpha']:g} s={cp['scale']:g} + rejection" + _rejection_tail(c, o)] = lambda b, g, rej=rej, o=o: rejection_sample(
+                    den.unet, den.scheduler, rej, batch_size=b, generator=g, oversample=o, sampler=functools.partial(cpsample, classifier=clf, alpha=cp['alpha'], scale=cp['scale']), **kw).images
         if name == 'amg':
             for t, sc in a.amg_settings: samplers[f'AMG thr={t:g} s={sc:g}'] = lambda b, g, t=t, sc=sc: amg_sample(den.unet, den.scheduler, S, batch_size=b, generator=g, threshold=t, scale=sc, **kw)
         if name == 'bound':
@@ -1117,9 +1126,9 @@ def run_frontier(a, env):
         if name == 'gated-rejection':  # the gated push, then redraw the copies it still makes (keeps S at sampling time)
             for d, th, sc in a.gated_settings:
                 gate = classifier_gate([pair_classifier(a.pair, {a.pair: x}) for x in d.split('+')], 'x0_hat')
-                for c, rej in at:
-                    samplers[gated_label(d, th, sc, a.gate_t_max) + ' + rejection' + (f' at cosine {c:g}' if c else '')] = \
-                        lambda b, g, gate=gate, th=th, sc=sc, rej=rej: rejection_sample(den.unet, den.scheduler, rej, batch_size=b, generator=g, sampler=functools.partial(
+                for c, rej, o in at:
+                    samplers[gated_label(d, th, sc, a.gate_t_max) + ' + rejection' + _rejection_tail(c, o)] = \
+                        lambda b, g, gate=gate, th=th, sc=sc, rej=rej, o=o: rejection_sample(den.unet, den.scheduler, rej, batch_size=b, generator=g, oversample=o, sampler=functools.partial(
                             guided_ddim, guide=GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau'], keep=False, t_max=a.gate_t_max)), **kw).images
         if name == 'band':
             for r, al, sc, lo, hi in a.band_settings:
@@ -1203,7 +1212,8 @@ def check_frontier_plot(p, a):
 def _frontier_label(name: str) -> str:
     "A short legend label for a frontier row (distinct rows, distinct labels)."
     name, rej, at = name.partition(' + rejection')
-    tail = (' + rejection below cosine ' + at.split()[-1] if 'cosine' in at else ' + rejection of its copies') if rej else ''
+    line, _, spare = at.partition(', ')
+    tail = ((' + rejection below cosine ' + line.split()[-1] if 'cosine' in line else ' + rejection of its copies') + (f', {spare}' if spare else '')) if rej else ''
     if name.startswith('x0_hat gate') and '+' in name.split(' > ')[0]:
         window = ', gate at t <= ' + name.rsplit('t <= ', 1)[1] if 'gate at t <=' in name else ''
         return f"label bits (3) gate > {name.rsplit('> ', 1)[1].split(',')[0]}, push s 10{window}{tail}"

@@ -5,6 +5,7 @@
 # %% ../nbs/09_sampler.ipynb #d5b76c81
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -263,17 +264,22 @@ def rejection_sample(unet,  # denoiser, as for `plain_ddim`
                      num_inference_steps: int = 50,  # DDIM steps
                      generator: torch.Generator | None = None,  # one generator, advanced from round to round
                      round_size: int | None = None,  # images per round (default: batch_size, then only what is still missing)
+                     oversample: float = 0.0,  # without round_size: each round draws (1 + oversample) x what is missing, e.g. the copy rate
                      max_runs: int | None = None,  # give up after this many sampled images (default 100 x batch_size)
                      sampler=None,  # draws each round: `plain_ddim` (default) or e.g. functools.partial(cpsample, classifier=clf, alpha=a, scale=s)
                      **kw,  # more arguments of the sampler (eta, class_labels, guidance_scale, ...)
                     ) -> RejectionResult:
-    "Baseline (Sec. 3): sample, discard what `is_replica` flags, and draw again until `batch_size` images are kept."
+    """Baseline (Sec. 3): sample, discard what `is_replica` flags, and draw again until `batch_size` images are kept
+    (the first `batch_size` kept, in the order drawn). A second round of a few images costs far more per image than a
+    few spare images in the first (a small batch uses the machine poorly): `oversample` near the copy rate buys them."""
     if isinstance(generator, list): raise TypeError("rejection_sample takes one torch.Generator (advanced from round to round), not a list")
+    if isinstance(oversample, bool) or not isinstance(oversample, (int, float)) or not 0 <= oversample <= 10:
+        raise ValueError(f"oversample must be a number in [0, 10] (spare images per missing image), got {oversample!r}")
     draw, max_runs = sampler or plain_ddim, max_runs or 100 * batch_size
     kept, n, have = [], 0, 0
     while have < batch_size:
         if n >= max_runs: raise RuntimeError(f"rejection sampling kept {have}/{batch_size} images after {n} runs (max_runs={max_runs}): the model replicates nearly always")
-        m = round_size or (batch_size - have)
+        m = round_size or math.ceil((batch_size - have) * (1 + oversample))
         imgs = draw(unet, scheduler, batch_size=m, num_inference_steps=num_inference_steps, generator=generator, dry_run=n == 0, **kw)
         rep = torch.as_tensor(is_replica(imgs)).to(device=imgs.device)
         if rep.shape != (m,) or rep.dtype != torch.bool: raise ValueError(f"is_replica must return a ({m},) bool tensor for {m} images, got {rep.dtype} {tuple(rep.shape)}")
