@@ -1186,7 +1186,7 @@ reference record), each with its 95% interval. The rows must come from the same 
 Writes the PNG (--png) and, as every sub-command, a JSON record of the points drawn."""
 
 FRONTIER_DEFAULT = ['frontier.json', 'frontier_gates.json', 'frontier_x0.json', 'frontier_amg094.json', 'frontier_bits3_2000.json',
-                    'frontier_rejection.json']
+                    'frontier_rejection.json', 'frontier_bits3_tmax.json', 'frontier_reject_at.json']
 
 
 def add_frontier_plot(p):
