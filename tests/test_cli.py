@@ -84,18 +84,23 @@ def test_demo_bad_size_is_a_clear_error(tmp_path):
     assert not (tmp_path / 'x').exists()
 
 
-def test_demo_bad_alpha_is_a_clear_error(tmp_path):
+def test_demo_bad_alpha_is_a_clear_error(tmp_path, capsys):
+    "In-process through `cli.main` (the console script's function; test_evaluate_failing_late runs the same path as a process)."
+    from cpsample_nb.cli import main
     from cpsample_nb.demo import demo_command
-    r = run('demo', '--quick', *_argv('demo', alpha=0.9, out=tmp_path / 'x')[1:])
+    code = main(['demo', '--quick', *_argv('demo', alpha=0.9, out=tmp_path / 'x')[1:]])
+    r = subprocess.CompletedProcess([], code, '', capsys.readouterr().err)
     assert _reports_error_of(r, 'demo', lambda: demo_command(quick=True, alpha=0.9, out=str(tmp_path / 'x'))), r.stderr[-2000:]
     assert not (tmp_path / 'x').exists()
 
 
-def test_sample_and_evaluate_have_help():
-    "`cpsample evaluate --help` lists every option of its parser (`sample --help` is the same check in 30_cli, one process fewer)."
+def test_sample_and_evaluate_have_help(capsys):
+    "`cpsample evaluate --help` lists every option of its parser, in-process through `cli.main` (`sample --help` runs as a process in 30_cli)."
+    from cpsample_nb.cli import main
     for cmd in ('evaluate',):
-        r, flags = run(cmd, '--help'), _options(cmd)
-        assert r.returncode == 0 and len(flags) > 5 and all(f in r.stdout for f in flags), r.stdout
+        with pytest.raises(SystemExit) as e: main([cmd, '--help'])
+        out, flags = capsys.readouterr().out, _options(cmd)
+        assert e.value.code == 0 and len(flags) > 5 and all(f in out for f in flags), out
 
 
 @pytest.mark.skipif(not SLOW, reason="sample + evaluate as commands (four processes); 28_sample_evaluate runs both in-process (CPSAMPLE_TEST_FLAGS=slow)")
