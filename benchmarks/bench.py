@@ -1005,7 +1005,8 @@ def add_frontier(p):
                    help="'x0': CPSample's rule and push on x0_hat (guidance.X0Guidance, t_read 0) with the train-classifier folder DIR's classifier")
     p.add_argument('--gated', nargs='+', default=[], metavar='DIR:THRESHOLD:SCALE',
                    help="'gated': the pair's CPSample push where DIR's classifier, reading x0_hat at t 0, is more confident than THRESHOLD (GatedGuidance); "
-                        "DIR+DIR+...: several classifiers of independent random labels (label bits), the product of their confidences against THRESHOLD")
+                        "DIR+DIR+...: several classifiers of independent random labels (label bits), the product of their confidences against THRESHOLD "
+                        "(k two-way classifiers: the product is at least 0.5^k, so a THRESHOLD below that flags every sample)")
     p.add_argument('--oversample', nargs='+', type=float, default=[0.0], metavar='X',
                    help="rejection, cp-rejection and gated-rejection: each round draws (1 + X) x the images still missing "
                         "(rejection_sample's oversample; one sampler per X; default: %(default)s)")
@@ -1186,7 +1187,7 @@ reference record), each with its 95% interval. The rows must come from the same 
 Writes the PNG (--png) and, as every sub-command, a JSON record of the points drawn."""
 
 FRONTIER_DEFAULT = ['frontier.json', 'frontier_gates.json', 'frontier_x0.json', 'frontier_amg094.json', 'frontier_bits3_2000.json',
-                    'frontier_rejection.json', 'frontier_bits3_tmax.json', 'frontier_reject_at.json']
+                    'frontier_rejection.json', 'frontier_bits3_tmax.json', 'frontier_reject_at.json', 'frontier_bits3_tmax_013.json']
 
 
 def add_frontier_plot(p):
@@ -1238,7 +1239,7 @@ def run_frontier_plot(a, env):
         c = 100 * row['copies']; lo, hi = (100 * v for v in row['copies_ci'])
         q, (qlo, qhi) = row['fd_fmnist_classifier'] / ref['fd_fmnist_classifier'], (v / ref['fd_fmnist_classifier'] for v in row['fd_fmnist_classifier_ci'])
         m, (mlo, mhi) = row['mia_auc'], row['mia_auc_ci']
-        kw = dict(fmt='osD^v<>ph*X'[i % 11], capsize=3, color=([f'C{j}' for j in range(10)] + ['black', 'darkgoldenrod', 'teal'])[i % 13], label=_frontier_label(row['sampler']))
+        kw = dict(fmt='osD^v<>ph*X'[i % 11], capsize=3, color=plt.get_cmap('tab20')(i % 20), label=_frontier_label(row['sampler']))
         axes[0].errorbar(m, c, xerr=[[m - mlo], [mhi - m]], yerr=[[c - lo], [hi - c]], **kw)
         axes[1].errorbar(q, c, xerr=[[max(q - qlo, 0)], [max(qhi - q, 0)]], yerr=[[c - lo], [hi - c]], **kw)
         points.append({'sampler': row['sampler'], 'copies_pct': c, 'mia_auc': m, 'fd_ratio': q, 'pixel_pca_ratio': row['frechet_pixel_pca32'] / ref['frechet_pixel_pca32']})
