@@ -1001,6 +1001,7 @@ def add_frontier(p):
     p.add_argument('--bound', nargs='+', default=['0.9:10'], metavar='THRESHOLD:SCALE',
                    help="'bound': CPSample's push where x0_hat's cosine to S is above THRESHOLD (guidance.GatedGuidance with x0_bound_gate; default: %(default)s)")
     p.add_argument('--amg', nargs='+', default=['0.95:10'], metavar='THRESHOLD:SCALE', help="AMG settings (default: %(default)s)")
+    p.add_argument('--amg-through-denoiser', action='store_true', help="AMG's gradient through the denoiser, as in AMG (default: eps held fixed)")
     p.add_argument('--x0', nargs='+', default=[], metavar='DIR:ALPHA:SCALE',
                    help="'x0': CPSample's rule and push on x0_hat (guidance.X0Guidance, t_read 0) with the train-classifier folder DIR's classifier")
     p.add_argument('--gated', nargs='+', default=[], metavar='DIR:THRESHOLD:SCALE',
@@ -1110,7 +1111,9 @@ def run_frontier(a, env):
                 samplers[f"CPSample a={cp['alpha']:g} s={cp['scale']:g} + rejection" + _rejection_tail(c, o)] = lambda b, g, rej=rej, o=o: rejection_sample(
                     den.unet, den.scheduler, rej, batch_size=b, generator=g, oversample=o, sampler=functools.partial(cpsample, classifier=clf, alpha=cp['alpha'], scale=cp['scale']), **kw).images
         if name == 'amg':
-            for t, sc in a.amg_settings: samplers[f'AMG thr={t:g} s={sc:g}'] = lambda b, g, t=t, sc=sc: amg_sample(den.unet, den.scheduler, S, batch_size=b, generator=g, threshold=t, scale=sc, **kw)
+            for t, sc in a.amg_settings:
+                samplers[f'AMG thr={t:g} s={sc:g}' + (', gradient through the denoiser' if a.amg_through_denoiser else '')] = lambda b, g, t=t, sc=sc: amg_sample(
+                    den.unet, den.scheduler, S, batch_size=b, generator=g, threshold=t, scale=sc, through_denoiser=a.amg_through_denoiser, **kw)
         if name == 'bound':
             for t, sc in a.bound_settings:
                 samplers[f'bound gate thr={t:g}, CPSample push s={sc:g}'] = lambda b, g, t=t, sc=sc: guided_ddim(

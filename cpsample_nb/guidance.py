@@ -437,15 +437,27 @@ def _check_protected(protected):
     if not torch.is_tensor(protected) or protected.ndim != 4 or len(protected) == 0:
         raise ValueError(f"protected must be a non-empty (n, C, H, W) tensor, got {getattr(protected, 'shape', type(protected).__name__)}")
 
-def _similarity_grad(index, S: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, abar: float, threshold: float, with_grad: bool) -> tuple:
-    "AMG's pieces at x_t: (pixel cosine of x0_hat to its nearest image of S, the samples above `threshold`, grad_x_t of their cosine through x0_hat)."
+def _similarity_grad(index, S: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, abar: float, threshold: float, with_grad: bool,
+                     denoiser=None, t=None) -> tuple:
+    """AMG's pieces at x_t: (pixel cosine of x0_hat to its nearest image of S, the samples above `threshold`, grad_x_t of their cosine).
+    The gradient goes through x0_hat with eps held fixed, or, given the `denoiser` and `t`, through the denoiser as well
+    (one more forward and a backward of it, over the pushed samples only)."""
     with torch.enable_grad():
         x0 = x0_hat(x.detach().float(), eps.detach().float(), abar).requires_grad_(True)
         f = pixel_features(x0)
         nn_idx = torch.as_tensor(index.search(f.detach().cpu().numpy(), 1)[1][:, 0], device=x.device)
         sim = (f * S.to(x.device)[nn_idx]).sum(1)
         push = sim.detach() > threshold
-        grad = torch.autograd.grad(sim[push].sum(), x0)[0] / math.sqrt(abar) if bool(push.any()) and with_grad else torch.zeros_like(x0)
+        if not (bool(push.any()) and with_grad): return sim, push, torch.zeros_like(x0)
+        if denoiser is None: return sim, push, torch.autograd.grad(sim[push].sum(), x0)[0] / math.sqrt(abar)
+        idx = push.nonzero()[:, 0]
+        xs = x[idx].detach().requires_grad_(True)
+        with no_weight_grads(denoiser):
+            e = _eps_of(denoiser, xs, torch.full((len(idx),), int(t), dtype=torch.long, device=x.device)).float()
+            fs = pixel_features(x0_hat(xs.float(), e, abar))
+            g, = torch.autograd.grad((fs * S.to(x.device)[nn_idx[idx]]).sum(), xs)
+    grad = torch.zeros_like(x0)
+    grad[idx] = g.float()
     return sim, push, grad
 
 # %% ../nbs/08_guidance.ipynb #995e8281
@@ -454,7 +466,8 @@ class AMGGuidance:
     def __init__(self, protected: torch.Tensor,  # the protected images S (n, C, H, W) in [-1, 1]
                  threshold: float = 0.9,  # push only samples whose x0_hat has pixel cosine above this to its nearest image of S
                  scale: float = 1.0,  # guidance scale s >= 0
-                 keep: bool = True):  # keep each step's similarities in `steps`
+                 keep: bool = True,  # keep each step's similarities in `steps`
+                 denoiser=None):  # the unet: the gradient goes through it as in AMG (one more forward and backward); None: eps held fixed
         import faiss
         _check_protected(protected)
         if not -1 <= _real('threshold', threshold) < 1: raise ValueError(f"threshold must be a cosine in [-1, 1), got {threshold}")
@@ -462,11 +475,12 @@ class AMGGuidance:
         self.S = pixel_features(protected).float()
         self.index = faiss.IndexFlatIP(self.S.shape[1]); self.index.add(self.S.numpy())
         self.threshold, self.scale, self.keep, self.steps, self.last, self.classifier = float(threshold), float(scale), keep, [], None, None  # no classifier to freeze
+        self.denoiser = denoiser
 
     def __call__(self, eps: torch.Tensor, x: torch.Tensor, t, abar_t: float) -> torch.Tensor:
         "eps_hat: eps pushed, for the samples whose x0_hat is near S, along the gradient that lowers the similarity."
         abar = float(abar_t)
-        sim, push, grad = _similarity_grad(self.index, self.S, x, eps, abar, self.threshold, self.scale > 0)
+        sim, push, grad = _similarity_grad(self.index, self.S, x, eps, abar, self.threshold, self.scale > 0, self.denoiser, t)
         self.last = push if self.scale > 0 else None
         if self.keep: self.steps.append(sim.detach().cpu())
         hat = (eps.float() + self.scale * math.sqrt(1 - abar) * grad).to(eps.dtype)
@@ -477,4 +491,4 @@ class AMGGuidance:
         "(N,) bool: samples the last call pushed (None before any call, or at scale 0)."
         return self.last
 
-    def settings(self) -> dict: return {'threshold': self.threshold, 'scale': self.scale, 'protected': len(self.S)}
+    def settings(self) -> dict: return {'threshold': self.threshold, 'scale': self.scale, 'protected': len(self.S), 'through_denoiser': self.denoiser is not None}

@@ -241,10 +241,11 @@ def amg_sample(unet,  # diffusers UNet2DModel or any callable (x_t, t) -> eps
                *, batch_size: int, num_inference_steps: int = 50,
                threshold: float = 0.9,  # pixel cosine of x0_hat to S above which a sample is pushed
                scale: float = 1.0,  # guidance scale
+               through_denoiser: bool = False,  # True: the similarity's gradient goes through the unet, as AMG's does (one more forward and backward where it pushes)
                **kw,  # more `guided_ddim` arguments (eta, generator, x_T, device, progress_bar, dry_run)
               ) -> torch.Tensor:
     "Baseline: DDIM with AMG's dissimilarity guidance (`guidance.AMGGuidance`), images (N, C, H, W) in [-1, 1]."
-    return guided_ddim(unet, scheduler, AMGGuidance(protected, threshold, scale), batch_size=batch_size, num_inference_steps=num_inference_steps, **kw)
+    return guided_ddim(unet, scheduler, AMGGuidance(protected, threshold, scale, denoiser=unet if through_denoiser else None), batch_size=batch_size, num_inference_steps=num_inference_steps, **kw)
 
 # %% ../nbs/09_sampler.ipynb #a09e7a20
 @dataclass
