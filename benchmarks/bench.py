@@ -1099,17 +1099,18 @@ def run_frontier(a, env):
     kw = dict(num_inference_steps=a.steps)
     def is_copy(x): return nn_cosine(x, S) > thr
     samplers = {}
+    rejections = [(c, rej, o) for c, rej in ([(c, lambda x, c=c: nn_cosine(x, S) > c) for c in a.reject_at] or [(None, is_copy)]) for o in a.oversample]
+    def add_rejection(prefix: str, sampler=None):  # one sampler per (line, spare share): `sampler` (default plain DDIM), redrawing what it makes above the line
+        for c, rej, o in rejections:
+            samplers[prefix + _rejection_tail(c, o)] = lambda b, g, rej=rej, o=o: rejection_sample(
+                den.unet, den.scheduler, rej, batch_size=b, generator=g, oversample=o, sampler=sampler, **kw).images
+    gates = {d: classifier_gate([pair_classifier(a.pair, {a.pair: x}) for x in d.split('+')], 'x0_hat') for d, _, _ in a.gated_settings}  # several: their confidences multiply
     for name in a.samplers:
         if name == 'ddim': samplers['plain DDIM'] = lambda b, g: plain_ddim(den.unet, den.scheduler, batch_size=b, generator=g, **kw)
         if name == 'cpsample': samplers[f"CPSample a={cp['alpha']:g} s={cp['scale']:g}"] = lambda b, g: cpsample(den.unet, den.scheduler, clf, batch_size=b, generator=g, alpha=cp['alpha'], scale=cp['scale'], **kw)
-        at = [(c, rej, o) for c, rej in ([(c, lambda x, c=c: nn_cosine(x, S) > c) for c in a.reject_at] or [(None, is_copy)]) for o in a.oversample]
-        if name == 'rejection':
-            for c, rej, o in at:
-                samplers['rejection' + _rejection_tail(c, o)] = lambda b, g, rej=rej, o=o: rejection_sample(den.unet, den.scheduler, rej, batch_size=b, generator=g, oversample=o, **kw).images
+        if name == 'rejection': add_rejection('rejection')
         if name == 'cp-rejection':  # CPSample, then redraw the copies it still makes (keeps S at sampling time, as rejection does)
-            for c, rej, o in at:
-                samplers[f"CPSample a={cp['alpha']:g} s={cp['scale']:g} + rejection" + _rejection_tail(c, o)] = lambda b, g, rej=rej, o=o: rejection_sample(
-                    den.unet, den.scheduler, rej, batch_size=b, generator=g, oversample=o, sampler=functools.partial(cpsample, classifier=clf, alpha=cp['alpha'], scale=cp['scale']), **kw).images
+            add_rejection(f"CPSample a={cp['alpha']:g} s={cp['scale']:g} + rejection", functools.partial(cpsample, classifier=clf, alpha=cp['alpha'], scale=cp['scale']))
         if name == 'amg':
             for t, sc in a.amg_settings:
                 samplers[f'AMG thr={t:g} s={sc:g}' + (', gradient through the denoiser' if a.amg_through_denoiser else '')] = lambda b, g, t=t, sc=sc: amg_sample(
@@ -1124,16 +1125,12 @@ def run_frontier(a, env):
                     den.unet, den.scheduler, X0Guidance(c, al, sc, cp['tau']), batch_size=b, generator=g, **kw)
         if name == 'gated':
             for d, th, sc in a.gated_settings:
-                gate = classifier_gate([pair_classifier(a.pair, {a.pair: x}) for x in d.split('+')], 'x0_hat')  # several: their confidences multiply
-                samplers[gated_label(d, th, sc, a.gate_t_max)] = lambda b, g, gate=gate, th=th, sc=sc: guided_ddim(
+                samplers[gated_label(d, th, sc, a.gate_t_max)] = lambda b, g, gate=gates[d], th=th, sc=sc: guided_ddim(
                     den.unet, den.scheduler, GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau'], t_max=a.gate_t_max), batch_size=b, generator=g, **kw)
         if name == 'gated-rejection':  # the gated push, then redraw the copies it still makes (keeps S at sampling time)
-            for d, th, sc in a.gated_settings:
-                gate = classifier_gate([pair_classifier(a.pair, {a.pair: x}) for x in d.split('+')], 'x0_hat')
-                for c, rej, o in at:
-                    samplers[gated_label(d, th, sc, a.gate_t_max) + ' + rejection' + _rejection_tail(c, o)] = \
-                        lambda b, g, gate=gate, th=th, sc=sc, rej=rej, o=o: rejection_sample(den.unet, den.scheduler, rej, batch_size=b, generator=g, oversample=o, sampler=functools.partial(
-                            guided_ddim, guide=GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau'], keep=False, t_max=a.gate_t_max)), **kw).images
+            for d, th, sc in a.gated_settings:  # one guidance object per setting: with keep=False it carries nothing from batch to batch
+                add_rejection(gated_label(d, th, sc, a.gate_t_max) + ' + rejection',
+                              functools.partial(guided_ddim, guide=GatedGuidance(clf, gates[d], th, scale=sc, tau=cp['tau'], keep=False, t_max=a.gate_t_max)))
         if name == 'band':
             for r, al, sc, lo, hi in a.band_settings:
                 guide = (lambda c=clf, al=al, sc=sc: CPGuidance(c, al, sc, cp['tau'])) if r == 'cp' else (lambda c=pair_classifier(a.pair, {a.pair: r}), al=al, sc=sc: X0Guidance(c, al, sc, cp['tau']))
