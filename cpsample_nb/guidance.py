@@ -82,7 +82,7 @@ def _check_logits(logits, n: int, classes: int | None = 2):
     "Raise unless `logits` is (n, classes) (classes None: (n, K) for any K >= 2)."
     shape = tuple(logits.shape) if torch.is_tensor(logits) else type(logits).__name__
     ok = shape == (n, classes) if classes else (isinstance(shape, tuple) and len(shape) == 2 and shape[0] == n and shape[1] >= 2)
-    if not ok: raise ValueError(f"the classifier must return ({'N, 2' if classes == 2 else 'N, K >= 2'}) logits; for N={n} images it returned {shape}")
+    if not ok: raise ValueError(f"the classifier must return ({f'N, {classes}' if classes else 'N, K >= 2'}) logits; for N={n} images it returned {shape}")
 
 # %% ../nbs/08_guidance.ipynb #20af31e3
 def _grad_of(lp: torch.Tensor, fired: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
