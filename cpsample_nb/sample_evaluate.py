@@ -21,12 +21,13 @@ from .quality import FrechetDistance, fd_fmnist_classifier
 from .compare import evaluate_samples
 from .models import SHIPPED, asset_dir, load_models, load_quality_classifier
 from .ddim import check_sampling_args
-from .guidance import check_guidance_args
-from .experiments import DATA_SETTINGS, DEMO_SETTINGS, draw_samples, load_samples, save_samples
+from .guidance import GatedGuidance, check_guidance_args, classifier_gate
+from .sampler import guided_ddim
+from .experiments import DATA_SETTINGS, DEMO_SETTINGS, draw_samples, load_samples, sample_in_batches, save_samples
 from diffusers import DDIMScheduler
 
 # %% auto #0
-__all__ = ['redraw_copies', 'sample_command', 'staged_folder', 'evaluation_sets', 'evaluate_command']
+__all__ = ['redraw_copies', 'draw_gated_samples', 'sample_command', 'staged_folder', 'evaluation_sets', 'evaluate_command']
 
 # %% ../nbs/28_sample_evaluate.ipynb #dfcfbd81
 def _check_sample_args(n: int, steps: int, batch_size: int, out: str, alpha, scale, tau: float):
@@ -81,6 +82,50 @@ def _copy_check(den, copy_threshold: float | None):
     if not 0 < thr <= 1: raise ValueError(f"--copy-threshold must be a pixel cosine in (0, 1], got {thr}")
     return den.subset.images, float(thr)
 
+# %% ../nbs/28_sample_evaluate.ipynb #a8a08bb9
+def _gate_parts(gate: str) -> list:
+    "The classifiers `--gate` names: folders or shipped names joined by '+'."
+    parts = [p.strip() for p in str(gate).split('+')]
+    if not all(parts): raise ValueError(f"--gate must be classifier folders or shipped names joined by '+' (e.g. DIR1+DIR2+DIR3), got {gate!r}")
+    return parts
+
+def _check_gate_args(gate, gate_threshold, gate_t_max, classifier, alpha):
+    "`--gate`'s checks that need no model: its partners given together, a push classifier, no --alpha, a timestep."
+    if gate is None:
+        if gate_threshold is not None or gate_t_max is not None: raise ValueError("--gate-threshold and --gate-t-max set the gate of --gate: give --gate too")
+        return
+    _gate_parts(gate)
+    if classifier is None: raise ValueError("--gate decides where CPSample's push acts, and the push needs --classifier (e.g. the model's shipped classifier)")
+    if alpha is not None: raise ValueError("--alpha is the published rule's tolerance; with --gate, --gate-threshold decides where to push: drop --alpha")
+    if gate_threshold is None: raise ValueError("--gate needs --gate-threshold: the push acts where the product of the gate's confidences is above it "
+                                                "(three label bits on Fashion-MNIST: 0.15, see reports/frontier.md)")
+    if gate_t_max is not None and gate_t_max < 0: raise ValueError(f"--gate-t-max must be a timestep >= 0 (the gate is asked at t <= it), got {gate_t_max}")
+
+def _gate_classifiers(model: str, gate: str, gate_threshold: float, scheduler, device) -> list:
+    "Load the gate's classifiers (each checked against the model as --classifier is) and check the threshold against their least product."
+    nets = [load_models(model, p, device, scheduler)[1] for p in _gate_parts(gate)]
+    floor = 1.0
+    for c in nets: floor /= c.config.num_classes  # a K-way classifier's confidence is at least 1/K
+    if not floor < gate_threshold < 1:
+        raise ValueError(f"--gate-threshold must be in ({floor:g}, 1) for these {len(nets)} classifier(s): the product of their confidences is at least "
+                         f"{floor:g}, so a threshold at or below it pushes every sample at every step; got {gate_threshold}")
+    return nets
+
+def draw_gated_samples(unet, scheduler,
+                       classifier,  # the push's random-label classifier (CPSample's)
+                       gates: list,  # the gate's classifiers, each with its own random labels (label bits)
+                       *, gate_threshold: float,  # push where the product of their confidences on x0_hat is above this
+                       t_max: int | None = None,  # ask the gate only at t <= t_max (None: at every step)
+                       n: int, steps: int = 50, scale: float, tau: float = 1e-3, seed: int = 0, batch_size: int = 500):
+    "`n` samples with CPSample's push where the label-bit gate fires, and the (n, steps) mask of where it pushed (batch i seeded as `draw_samples`')."
+    gate, dev = classifier_gate(gates, 'x0_hat'), unet.device if hasattr(unet, 'device') else 'cpu'
+    def batch(batch_size, generator):
+        guide = GatedGuidance(classifier, gate, gate_threshold, scale=scale, tau=tau, t_max=t_max)
+        x = guided_ddim(unet, scheduler, guide, batch_size=batch_size, num_inference_steps=steps, generator=generator)
+        return x, torch.stack([s.target >= 0 for s in guide.steps], 1).cpu()
+    out = sample_in_batches(batch, n, batch_size, seed, dev, 'gated CPSample')
+    return torch.cat([x for x, _ in out]).cpu(), torch.cat([f for _, f in out])
+
 # %% ../nbs/28_sample_evaluate.ipynb #a7dad235
 def sample_command(*,
                    model: str,  # denoiser: a shipped name ('faces'), a train-denoiser model folder (OUT/model), a diffusers pipeline folder (model_index.json, unet/, scheduler/), a UNet2DModel folder or a hub id (see models.load_model)
@@ -91,6 +136,9 @@ def sample_command(*,
                    tau: float = DEMO_SETTINGS['tau'],  # App. D's offset
                    reject: bool = False,  # redraw every sample that copies the model's protected subset (pixel cosine above the copy threshold): needs the subset at sampling time
                    copy_threshold: float | None = None,  # with --reject: the copy line (default: the held-out threshold the model's manifest records)
+                   gate: str | None = None,  # label-bit gate: train-classifier folders (or shipped names) joined by '+'; CPSample's push acts where the product of their confidences on x0_hat is above --gate-threshold (needs --classifier; replaces --alpha)
+                   gate_threshold: float | None = None,  # with --gate: push where the product is above this (k two-way classifiers: in (0.5^k, 1))
+                   gate_t_max: int | None = None,  # with --gate: ask the gate only at timesteps t <= this (default: every step)
                    n: int,  # number of samples
                    steps: int = DEMO_SETTINGS['steps'],  # DDIM steps
                    seed: int = 0,  # batch i is seeded with seed + i
@@ -99,20 +147,25 @@ def sample_command(*,
                    device: str = 'cpu',  # torch device
                    threads: int | None = None,  # torch CPU threads
                   ) -> Path:
-    "`cpsample sample`: samples from a denoiser (CPSample with --classifier, plain DDIM without; --reject redraws copies), written by `save_samples`."
+    "`cpsample sample`: samples from a denoiser (CPSample with --classifier, plain DDIM without; --gate: a label-bit gate; --reject redraws copies), written by `save_samples`."
     _check_sample_args(n, steps, batch_size, out, alpha, scale, tau)  # before loading anything
+    _check_gate_args(gate, gate_threshold, gate_t_max, classifier, alpha)
     if copy_threshold is not None and not reject: raise ValueError("--copy-threshold is the copy line of --reject: give --reject too")
     st, den, clf = _models_here(model, classifier, scheduler, device, threads)
+    gates = _gate_classifiers(model, gate, gate_threshold, scheduler, device) if gate else None
     S, thr = _copy_check(den, copy_threshold) if reject else (None, None)
     d = DEMO_SETTINGS | DATA_SETTINGS.get(den.manifest['data']['name'], {})  # the demo's setting for this data
     guide = {'alpha': d['alpha'] if alpha is None else alpha, 'scale': d['scale'] if scale is None else scale, 'tau': tau}
     check_guidance_args(**guide)
+    if gates: guide = {'scale': guide['scale'], 'tau': tau}  # the gate's threshold takes alpha's place
     run, t0 = dict(n=n, steps=steps, seed=seed, batch_size=batch_size), time.perf_counter()
-    x, fired = draw_samples(den.unet, den.scheduler, clf, **run, **guide)
-    if reject:
-        x, fired, redrawn = redraw_copies(lambda k, s: draw_samples(den.unet, den.scheduler, clf, **run | dict(n=k, seed=s), **guide), x, fired,
-                                          lambda im: nn_cosine(im, S.to(im)) > thr, seed)
+    def draw(**r):
+        if gates: return draw_gated_samples(den.unet, den.scheduler, clf, gates, gate_threshold=gate_threshold, t_max=gate_t_max, **r, **guide)
+        return draw_samples(den.unet, den.scheduler, clf, **r, **guide)
+    x, fired = draw(**run)
+    if reject: x, fired, redrawn = redraw_copies(lambda k, s: draw(**run | dict(n=k, seed=s)), x, fired, lambda im: nn_cosine(im, S.to(im)) > thr, seed)
     meta = _sample_meta(model, classifier, den, clf, fired, guide, time.perf_counter() - t0, **run) | {'processes': st.num_processes}
+    if gates: meta |= {'sampler': 'gated', 'gate': gate, 'gate_threshold': gate_threshold, 'gate_t_max': gate_t_max}
     if reject: meta |= {'copy_threshold': thr, 'redrawn': redrawn}  # samples redrawn as copies
     if not st.is_main_process: return Path(out)  # every process holds all samples; the main one writes them
     path = save_samples(x, out, meta)
