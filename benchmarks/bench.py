@@ -1147,7 +1147,7 @@ def run_frontier(a, env):
         k = int((cos > thr).sum())
         att = nn_membership_attack(x, S, nonmembers, n_boot=a.boot)
         row = {'sampler': name, 'n': len(x), 'copies': k / len(x), 'copies_ci': wilson_interval(k, len(x)),
-               'nn_cosine': [round(float(v), 5) for v in cos], 'nn_index': idx.tolist(),  # per sample in noise order (rejection rows: the kept ones in the order drawn, so not paired with the noise)
+               'nn_cosine': [round(float(v), 7) for v in cos], 'nn_index': idx.tolist(),  # per sample in noise order (rejection rows: the kept ones in the order drawn, so not paired with the noise)
                'mia_auc': att.auc, 'mia_auc_ci': att.auc_ci, 'tpr_at_1pct': att.tpr_1, 'tpr_at_1pct_ci': att.tpr_1_ci, 'tpr_at_0.1pct': att.tpr_01,
                'wall_s': wall, 'time_ratio': wall / base}
         for qn, q in quality.items():

@@ -20,8 +20,8 @@ from .quality import FashionNet
 # %% auto #0
 __all__ = ['ASSETS', 'SHIPPED', 'DEFAULT_SCHEDULER', 'TRAIN_COMMANDS', 'DEMO_DATA', 'asset_dir', 'load_shipped_denoiser',
            'shipped_classifiers', 'load_shipped_classifier', 'classifier_manifest', 'check_same_subset', 'load_model',
-           'model_shape', 'load_model_images', 'parse_train_command', 'retrain_shipped', 'load_models', 'choose_models',
-           'load_quality_classifier']
+           'model_shape', 'load_model_images', 'parse_train_command', 'retrain_shipped', 'load_models',
+           'load_classifier_for', 'choose_models', 'load_quality_classifier']
 
 # %% ../nbs/16_models.ipynb #97077058
 ASSETS = Path(cpsample_nb.__file__).parent / 'assets'  # the models that ship with the package
@@ -206,6 +206,12 @@ def load_models(denoiser='faces',  # any model `load_model` takes (a shipped nam
     "Load a denoiser and a classifier and check they fit together: (Denoiser, classifier or None, its manifest or None)."
     den = load_model(denoiser, scheduler, device)
     if classifier is None: return den, None, None
+    return (den, *load_classifier_for(den, classifier, device))
+
+def load_classifier_for(den,  # a loaded Denoiser
+                        classifier,  # a train-classifier folder or checkpoint, or a shipped name
+                        device: str = 'cpu'):
+    "Load a classifier and check it fits `den` (image shape, protected subset): (classifier, its manifest or None)."
     folder = _classifier_folder(classifier)
     clf, _ = load_classifier(folder, device)
     top = folder if (folder / 'manifest.json').exists() or (folder / 'report.json').exists() else folder.parent
@@ -213,7 +219,7 @@ def load_models(denoiser='faces',  # any model `load_model` takes (a shipped nam
     want, got = model_shape(den), (clf.config.in_channels, clf.config.sample_size)
     if want != got: raise ValueError(f"--classifier {classifier} takes {got[1]}x{got[1]} images with {got[0]} channel(s); the model makes {want[1]}x{want[1]} with {want[0]}")
     if 'indices' in den.manifest['data']: check_same_subset(den.manifest, man or {'data': {}})
-    return den, clf, man
+    return clf, man
 
 # %% ../nbs/16_models.ipynb #c143eee6
 DEMO_DATA = ('faces', 'fashion')  # the data sets the demo runs on (each has a shipped denoiser and classifier)

@@ -19,7 +19,7 @@ from .data import heldout_threshold, load_fashion_mnist, load_image_folder, nn_c
 from .denoiser import training_images
 from .quality import FrechetDistance, fd_fmnist_classifier
 from .compare import evaluate_samples
-from .models import SHIPPED, asset_dir, load_models, load_quality_classifier
+from .models import SHIPPED, asset_dir, load_classifier_for, load_models, load_quality_classifier
 from .ddim import check_sampling_args
 from .guidance import GatedGuidance, check_guidance_args, classifier_gate
 from .sampler import guided_ddim
@@ -101,9 +101,12 @@ def _check_gate_args(gate, gate_threshold, gate_t_max, classifier, alpha):
                                                 "(three label bits on Fashion-MNIST: 0.15, see reports/frontier.md)")
     if gate_t_max is not None and gate_t_max < 0: raise ValueError(f"--gate-t-max must be a timestep >= 0 (the gate is asked at t <= it), got {gate_t_max}")
 
-def _gate_classifiers(model: str, gate: str, gate_threshold: float, scheduler, device) -> list:
-    "Load the gate's classifiers (each checked against the model as --classifier is) and check the threshold against their least product."
-    nets = [load_models(model, p, device, scheduler)[1] for p in _gate_parts(gate)]
+def _gate_classifiers(den, gate: str, gate_threshold: float, device) -> list:
+    "Load the gate's classifiers (each checked against the denoiser as --classifier is) and check the threshold against their least product."
+    nets = []
+    for p in _gate_parts(gate):
+        try: nets.append(load_classifier_for(den, p, device)[0])
+        except (ValueError, OSError) as e: raise type(e)(f"--gate's classifier {p}: {e}") from e
     floor = 1.0
     for c in nets: floor /= c.config.num_classes  # a K-way classifier's confidence is at least 1/K
     if not floor < gate_threshold < 1:
@@ -152,7 +155,7 @@ def sample_command(*,
     _check_gate_args(gate, gate_threshold, gate_t_max, classifier, alpha)
     if copy_threshold is not None and not reject: raise ValueError("--copy-threshold is the copy line of --reject: give --reject too")
     st, den, clf = _models_here(model, classifier, scheduler, device, threads)
-    gates = _gate_classifiers(model, gate, gate_threshold, scheduler, device) if gate else None
+    gates = _gate_classifiers(den, gate, gate_threshold, device) if gate else None
     S, thr = _copy_check(den, copy_threshold) if reject else (None, None)
     d = DEMO_SETTINGS | DATA_SETTINGS.get(den.manifest['data']['name'], {})  # the demo's setting for this data
     guide = {'alpha': d['alpha'] if alpha is None else alpha, 'scale': d['scale'] if scale is None else scale, 'tau': tau}

@@ -27,7 +27,7 @@ res = rec['results']; thr = res['threshold']; rows = res['rows']
 if not all('nn_cosine' in r for r in rows): p.error(f"{a.record} keeps no per-sample cosines (record from before bench.py kept them): run frontier again")
 if not 0 < a.nudge < thr: p.error(f"--nudge must be in (0, copy line {thr:.4f}), got {a.nudge}")
 base = next((r for r in rows if r['sampler'] == 'plain DDIM'), None)
-lines = sorted({0.95, 0.97, 0.98, 0.99, round(thr, 4), 0.995, 0.998})
+lines = sorted({0.95, 0.97, 0.98, 0.99, thr, 0.995, 0.998})  # thr exactly: the copy line's column is the frontier's copy rate
 out = {'record': str(a.record), 'record_command': rec['command'], 'record_commit': rec['commit'], 'copy_line': thr, 'nudge': a.nudge,
        'command': ' '.join(['python', 'reports/bench/copy_lines.py', str(a.record), str(a.out), str(a.png)] + ([f'--nudge {a.nudge}'] if a.nudge != 0.98 else [])),
        'commit': subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip(),
@@ -58,15 +58,19 @@ a.out.write_text(json.dumps(out, indent=1))
 paired = [r for r in rows if base is not None and r is not base and 'rejection' not in r['sampler'] and len(r['nn_cosine']) == len(base['nn_cosine'])]
 fig, ax = plt.subplots(1, 1 + len(paired), figsize=(5 * (1 + len(paired)), 4.2), squeeze=False); ax = ax[0]
 bins = np.linspace(0.95, 1.0, 51)
-for r in rows: ax[0].hist(np.clip(r['nn_cosine'], 0.95, 1.0), bins=bins, histtype='step', lw=1.5, label=r['sampler'][:45])
-ax[0].axvline(thr, color='k', ls='--', lw=1); ax[0].set_xlabel('nearest pixel cosine to S (clipped at 0.95)'); ax[0].set_ylabel('samples')
-ax[0].set_title(f'near the copy line ({thr:.4f}, dashed)'); ax[0].legend(fontsize=6)
+def short(name: str) -> str:
+    "A legend label: the label-bit gate's long name (its classifier folders) shortened."
+    return name if 'x0_hat gate' not in name else 'label-bit gate' + name[name.index(' >'):].split(', CPSample push')[0] + (' + rejection' if 'rejection' in name else '')
+for r in rows:
+    c = np.asarray(r['nn_cosine']); ax[0].hist(c[c >= 0.95], bins=bins, histtype='step', lw=1.5, label=short(r['sampler']))
+ax[0].axvline(thr, color='k', ls='--', lw=1); ax[0].set_xlabel('nearest pixel cosine to S (samples below 0.95 not drawn)'); ax[0].set_ylabel('samples')
+ax[0].set_title(f'near the copy line ({thr:.4f}, dashed)', fontsize=9); ax[0].legend(fontsize=6, loc='upper left')
 for axi, r in zip(ax[1:], paired):
     b, c = np.asarray(base['nn_cosine']), np.asarray(r['nn_cosine']); same = np.asarray(r['nn_index']) == np.asarray(base['nn_index'])
     axi.scatter(b[same], c[same], s=3, alpha=0.4, label='same nearest image'); axi.scatter(b[~same], c[~same], s=3, alpha=0.4, label='another image')
     axi.axvline(thr, color='k', ls='--', lw=1); axi.axhline(thr, color='k', ls='--', lw=1); axi.plot([0.9, 1], [0.9, 1], color='grey', lw=0.8)
     axi.set_xlim(0.9, 1.0); axi.set_ylim(0.9, 1.0); axi.set_xlabel('plain DDIM: nearest cosine'); axi.set_ylabel('same noise, this sampler')
-    axi.set_title(r['sampler'][:50], fontsize=8); axi.legend(fontsize=7, markerscale=3)
+    axi.set_title(f"{short(r['sampler'])}: the same noise's images", fontsize=8); axi.legend(fontsize=7, markerscale=3)
 fig.suptitle(f"{a.record.name}: n = {len(base['nn_cosine']) if base else rows[0]['n']} per sampler", fontsize=9)
 fig.tight_layout(); fig.savefig(a.png, dpi=110)
 print(f"wrote {a.out} and {a.png}")
