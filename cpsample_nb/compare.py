@@ -14,12 +14,12 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import pixel_features
-from .evaluation import (Chi2Test, NNIndex, ReplicationStats, Result, check_threshold, plot_most_similar_pairs,
+from .evaluation import (Chi2Test, NNIndex, ReplicationStats, Result, check_threshold, format_table, plot_most_similar_pairs,
                                     plot_similarity_hist, replication_share)
 from .quality import FrechetDistance, _images
 
 # %% auto #0
-__all__ = ['Evaluation', 'evaluate_samples', 'SweepResult', 'sweep', 'plot_protection_quality']
+__all__ = ['Evaluation', 'PairedCopies', 'paired_copies', 'evaluate_samples', 'SweepResult', 'sweep', 'plot_protection_quality']
 
 # %% ../nbs/13_compare.ipynb #0340bff6
 def _evaluation_rows(ev) -> list[dict]:
@@ -47,6 +47,7 @@ class Evaluation(Result):
     quality: dict  # name -> quality value (lower is better)
     feature_space: str
     figures: dict = field(default_factory=dict)  # figure name -> path
+    paired: dict = field(default_factory=dict)  # sampler name -> PairedCopies against the baseline (samplers drawn from the same noise)
 
     def rows(self): return _evaluation_rows(self)
 
@@ -63,7 +64,55 @@ class Evaluation(Result):
         out['chi2_p_value'] = test.p_value if test else None
         out |= {f"quality_{n}": q for n, q in self.quality.items()}
         if self.heldout: out['replication_heldout'] = self.heldout.shares[t]
+        for n, pc in self.paired.items():
+            if pc.threshold == t: out |= {f'nudged_{n}': pc.nudged / pc.n, f'copies_or_nudged_{n}': pc.copies_or_nudged}
         return out
+
+    def _repr_markdown_(self):
+        return format_table(self.rows(), markdown=True) + ''.join('\n\n' + format_table(pc.rows(), markdown=True) for pc in self.paired.values())
+
+    def __str__(self): return format_table(self.rows()) + ''.join('\n\n' + format_table(pc.rows()) for pc in self.paired.values())
+
+# %% ../nbs/13_compare.ipynb #c6f238b2
+@dataclass
+class PairedCopies(Result):
+    "Where a baseline's copies go under another sampler started from the same noise (sample i of both from one x_T)."
+    sampler: str
+    baseline: str
+    threshold: float  # the copy line (cosine)
+    floor: float  # nudged: below the line, at or above this cosine to the same training image
+    n: int  # samples per sampler
+    baseline_copies: int
+    still: int  # the baseline's copies that stay copies
+    nudged: int  # ... below the line, still at >= floor to the same training image
+    elsewhere: int  # ... anything else
+    new: int  # copies the sampler makes where the baseline made none
+
+    @property
+    def copies_or_nudged(self) -> float:
+        "Share of the sampler's samples that are copies or nudged copies."
+        return (self.still + self.nudged + self.new) / self.n
+
+    def rows(self):
+        return [{'sampler': self.sampler, 'of the copies of': self.baseline, 'line': self.threshold, 'baseline copies': self.baseline_copies,
+                 'still a copy': self.still, f'nudged (>= {self.floor:.4g}, same image)': self.nudged, 'elsewhere': self.elsewhere,
+                 'new copies': self.new, 'copies or nudged': self.copies_or_nudged}]
+
+def paired_copies(base: tuple,  # the baseline's (nearest cosine, nearest index) per sample, e.g. `NNIndex(train).query(x)` columns 0
+                  other: tuple,  # the same for the sampler, sample i from the same noise as the baseline's sample i
+                  threshold: float,  # the copy line
+                  floor: float,  # nudged: below the line, at or above this cosine to the same training image
+                  sampler: str = 'sampler', baseline: str = 'baseline') -> PairedCopies:
+    "Follow each of the baseline's copies to the sampler's image from the same noise: still a copy, nudged, or elsewhere."
+    (bs, bi), (s, i) = ([torch.as_tensor(v).detach().cpu().reshape(-1) for v in pair] for pair in (base, other))
+    if not len(bs) == len(bi) == len(s) == len(i) > 0:
+        raise ValueError(f"paired_copies needs the same number of samples from each sampler, sample i of both from the same noise; got {len(bs)} and {len(s)}")
+    t = check_threshold(threshold)
+    if not -1 <= float(floor) < t: raise ValueError(f"floor must be a cosine below the copy line {t}, got {floor}")
+    cop, now = bs > t, s > t
+    nudged = cop & ~now & (s >= floor) & (i == bi)
+    return PairedCopies(sampler, baseline, t, float(floor), len(s), int(cop.sum()), int((cop & now).sum()), int(nudged.sum()),
+                        int((cop & ~now & ~nudged).sum()), int((~cop & now).sum()))
 
 # %% ../nbs/13_compare.ipynb #560e24cc
 def _write_figures(out, generated, train, nbrs, held_sims, ts, k) -> dict:
@@ -90,6 +139,9 @@ def evaluate_samples(generated: dict,  # sampler name -> (N, C, H, W) samples in
                      out=None,  # folder for similarity_hist.png and most_similar_pairs.png (None: no files)
                      k_pairs: int = 4,  # pairs per sampler in the most-similar-pairs figure
                      correction: bool = True,  # Yates' correction in the chi-square tests
+                     paired: bool = False,  # sample i of every sampler comes from the same noise: follow the baseline's copies (`paired_copies`)
+                     paired_threshold: float | None = None,  # the copy line for `paired` (default: the first threshold; it must be one of them)
+                     nudge_floor: float | None = None,  # the floor of 'nudged' (default: the held-out images' 95th percentile nearest cosine)
                     ) -> Evaluation:
     "Replication shares, chi-square p-values against the baseline and a quality measure for each sampler's samples."
     if not generated: raise ValueError("no samples given: `generated` must map sampler names to image tensors")
@@ -105,8 +157,15 @@ def evaluate_samples(generated: dict,  # sampler name -> (N, C, H, W) samples in
     tests = [Chi2Test.compare(summ[baseline], summ[n], t, correction) for n in summ if n != baseline for t in ts]
     if quality == 'pixel_pca': quality = FrechetDistance.pixel_pca(train, min(32, len(train) - 1, train[0].numel()))
     q = {name: quality.fid(x) for name, x in generated.items()} if quality is not None else {}
+    pairs = {}
+    if paired:
+        if nudge_floor is None and held_sims is None: raise ValueError("paired=True needs heldout images (the floor of 'nudged' is their 95th percentile nearest cosine) or a nudge_floor")
+        floor = float(torch.quantile(held_sims.double(), 0.95)) if nudge_floor is None else nudge_floor
+        line = ts[0] if paired_threshold is None else check_threshold(paired_threshold)
+        if line not in ts: raise ValueError(f"paired_threshold {line} is not one of the thresholds {ts}")
+        pairs = {n: paired_copies(nbrs[baseline], nbrs[n], line, min(floor, line - 1e-6), n, baseline) for n in generated if n != baseline}
     figs = _write_figures(out, generated, train, nbrs, held_sims, ts, k_pairs) if out is not None else {}
-    return Evaluation(ts, baseline, summ, held, tests, getattr(quality, 'name', None), q, feature_space, figs)
+    return Evaluation(ts, baseline, summ, held, tests, getattr(quality, 'name', None), q, feature_space, figs, pairs)
 
 # %% ../nbs/13_compare.ipynb #86277bcb
 def _heatmaps(panels: list, alphas: list, scales: list):

@@ -131,7 +131,7 @@ def stage_evaluate(out: Path, results: dict, sets: dict, x_ddim, x_cp, unet, sch
     "Replication, chi-square, quality, MIA and the permutation test for plain DDIM vs CPSample; flat numbers go to the top of `results`."
     thresholds = tuple(thresholds or sets.get('thresholds', (0.95, 0.97)))
     train, full, heldout = (v.to(x_ddim.device) for v in (sets['protected'].images, sets['all'], sets['heldout']))
-    ev = evaluate_samples({'ddim': x_ddim, 'cpsample': x_cp}, train, heldout, thresholds, quality=sets['quality'], out=out)
+    ev = evaluate_samples({'ddim': x_ddim, 'cpsample': x_cp}, train, heldout, thresholds, quality=sets['quality'], out=out, paired=True)  # the same noise
     eps = {'ddim': unet, 'cpsample': cpsample_eps(unet, scheduler, classifier, alpha, scale, tau)}
     eps |= {f'cpsample a={a:g}': cpsample_eps(unet, scheduler, classifier, a, scale, tau) for a in mia_alphas if a != alpha}
     pick = torch.randperm(len(heldout), generator=torch.Generator().manual_seed(seed))[:max_nonmembers].sort().values
@@ -149,7 +149,7 @@ def _record_evaluation(results: dict, ev, mia, sets: dict, thresholds: tuple, x_
     main = per_t[f't{thresholds[0]}']
     results.update({'threshold': thresholds[0], 'n_samples': main['n_samples_ddim'],
                     'replication_ddim': main['replication_ddim'], 'replication_cpsample': main['replication_cpsample'],
-                    'replication_heldout': main.get('replication_heldout'),
+                    'replication_heldout': main.get('replication_heldout'), 'copies_or_nudged_cpsample': main['copies_or_nudged_cpsample'],
                     'chi2_p_value': main['chi2_p_value'], 'quality_measure': main['quality_measure'],
                     'quality_ddim': main['quality_ddim'], 'quality_cpsample': main['quality_cpsample'],
                     'mia_z_ddim': m['ddim'].z, 'mia_z_cpsample': m['cpsample'].z,
@@ -157,6 +157,8 @@ def _record_evaluation(results: dict, ev, mia, sets: dict, thresholds: tuple, x_
     results['evaluation'] = {f'{k} @ {t}': v for t, d in zip(thresholds, per_t.values()) for k, v in d.items()
                              if k.startswith(('replication', 'chi2'))} | {'feature_space': main['feature_space'],
                              'quality_reference': sets.get('quality_reference', ''), 'heldout': f'{n_heldout} held-out images'}
+    pc = ev.paired['cpsample']  # plain DDIM's copies followed to CPSample's image from the same noise
+    results['evaluation'] |= {f'paired: {k}': v for k, v in pc.rows()[0].items() if k not in ('sampler', 'of the copies of')} | {'paired: nudge floor': pc.floor}
     if sets.get('quality_model') is not None:
         for name, x in (('ddim', x_ddim), ('cpsample', x_cp)):
             c = classifier_confidence(x, sets['quality_model'])

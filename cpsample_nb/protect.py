@@ -138,6 +138,12 @@ def protect_report(results: dict) -> str:
     keys = list(dict.fromkeys(k for row in rows for k in row))
     lines += ['| ' + ' | '.join(keys) + ' |', '|' + '---|' * len(keys)] + ['| ' + ' | '.join(str(row.get(k, '')) for k in keys) + ' |' for row in rows]
     if thr is not None and r['chi2_p_value'] is not None: lines += ['', f"Chi-square test that CPSample copies less than plain DDIM: p = {r['chi2_p_value']:.3g}."]
+    pc = (ev.get('paired') or {}).get('cpsample')
+    if pc and pc['baseline_copies']:
+        lines += ['', f"Followed by noise: of plain DDIM's {pc['baseline_copies']} copies, CPSample's image from the same noise is still a copy for "
+                  f"{pc['still']}, nudged just below the threshold (similarity >= {pc['floor']:.4f} to the same protected image) for {pc['nudged']}, "
+                  f"and elsewhere for {pc['elsewhere']}; CPSample made {pc['new']} new copies. Counting nudged images as copies, CPSample's share is "
+                  f"{(pc['still'] + pc['nudged'] + pc['new']) / pc['n']:.1%}."]
     lines += ['', *[f"![{k}]({v})" for k, v in r['figures'].items()], '',
               f"The protected sampler: `CPSamplePipeline.from_pretrained('{r['files']['pipeline']}')` (relative to this folder).", '']
     return '\n'.join(lines)
@@ -157,7 +163,7 @@ def _threshold(sets: dict, q: float) -> dict:
 def _evaluate(out: Path, xs: dict, sets: dict, thr: float | None):
     "evaluate_samples on both samplers against the protected images, figures into out/figures."
     ts = [thr] if thr is not None else [0.95]  # without a calibrated threshold the shares are not reported
-    ev = evaluate_samples(xs, sets['protected'].images, sets['calibration'], ts, out=out / 'figures')
+    ev = evaluate_samples(xs, sets['protected'].images, sets['calibration'], ts, out=out / 'figures', paired=thr is not None)  # the same noise
     d = ev.to_dict(); d['samplers'] = {k: v for k, v in d['samplers'].items()}
     p = next((c['p_value'] for c in d['tests']), None) if thr is not None else None
     return d, {k: str(Path(v).relative_to(out)) for k, v in ev.figures.items()}, p

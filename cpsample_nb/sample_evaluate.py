@@ -259,15 +259,20 @@ def evaluate_command(*,
                      thresholds: tuple[float, ...] = (0.95, 0.97),  # replication thresholds
                      threshold_q: float = 0.999,  # also measure at the held-out threshold: this quantile of the held-out images' nearest cosine to the protected ones
                     ) -> dict:
-    "`cpsample evaluate`: replication (with the held-out share), chi-square against --baseline, quality and figures, in --out."
+    """`cpsample evaluate`: replication (with the held-out share), chi-square against --baseline, quality and figures, in --out.
+    When the baseline was drawn from the same noise (same n, seed, batch size and steps, no --reject), each of its copies is
+    followed to the samples' image from that noise (`compare.paired_copies`)."""
     x, meta = load_samples(samples)
     gen = _generated(samples, x, meta, baseline)
+    mb = load_samples(baseline)[1] if baseline else {}
+    same_noise = bool(baseline) and all(meta.get(k) == mb.get(k) is not None for k in ('n', 'seed', 'batch_size', 'steps')) and 'redrawn' not in meta and 'redrawn' not in mb
     sets = evaluation_sets(train, x.shape[-1], x.shape[1], model, heldout)
     held = sets['heldout']
     thr = round(heldout_threshold(sets['train'], held, threshold_q), 4) if held is not None and len(held) > 1 else None
     ts = list(dict.fromkeys([*thresholds] + ([thr] if thr is not None else [])))
     with staged_folder(out) as tmp:
-        ev = evaluate_samples(gen, sets['train'], held, ts, quality=sets['quality'], out=tmp)
+        ev = evaluate_samples(gen, sets['train'], held, ts, quality=sets['quality'], out=tmp,  # paired: follow the baseline's copies at the copy line
+                              paired=same_noise and held is not None, paired_threshold=thr if thr is not None else ts[0])
         ev.figures = {k: Path(v).name for k, v in ev.figures.items()}
         res = {'samples': str(samples), 'baseline': baseline, 'train': train, 'against': sets['about'],
                'heldout_threshold': thr, 'heldout_threshold_q': threshold_q if thr is not None else None,
