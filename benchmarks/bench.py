@@ -25,7 +25,7 @@ Options every sub-command shares (one implementation, below): `--threads` (torch
 has them: `--repeats` (timed rounds; `--rounds` is the same option), `--device`, `--classifier NAME=DIR` (a
 `cpsample train-classifier` folder's classifier in place of pair NAME's shipped one) and `--backbone`.
 
-The JSON holds the command line, the git commit (`git rev-parse --short HEAD`, or 'unknown'), the machine
+The JSON holds the command line, the git commit at its start (`git rev-parse --short HEAD`, or 'unknown'), the machine
 (`cpsample_nb.perf.machine_description`), the date, the allocator, the settings (every option) and the results.
 Timed rounds run the measured things in rotating order (`cpsample_nb.perf.rotations`; `measure_overhead` where
 plain DDIM and CPSample are compared on the same noise). On a shared machine wall time swings with other
@@ -176,7 +176,7 @@ def setup(a: argparse.Namespace) -> dict:
         torch.set_num_threads(a.threads)
     machine = machine_description(getattr(a, 'device', None))
     print(f'allocator thresholds: {malloc}\nmachine: {machine}', flush=True)
-    return {'malloc': malloc, 'machine': machine}
+    return {'malloc': malloc, 'machine': machine, 'commit': git_commit()}  # the code the run starts with
 
 
 def progress(it, desc: str, total=None):
@@ -215,7 +215,9 @@ def write_record(a: argparse.Namespace, env: dict, results) -> Path:
     "The JSON record: command line, commit, machine, date, allocator, settings, results; to --out or reports/bench/SUB.json."
     out = Path(a.out) if a.out else REPORTS / f'{a.command}.json'
     settings = {k: v for k, v in vars(a).items() if k not in ('func', 'command', 'argv', 'swaps')}
-    rec = {'subcommand': a.command, 'command': 'python benchmarks/bench.py ' + shlex.join(a.argv), 'commit': git_commit(),
+    start, end = env.get('commit') or git_commit(), git_commit()
+    rec = {'subcommand': a.command, 'command': 'python benchmarks/bench.py ' + shlex.join(a.argv), 'commit': start,
+           **({'commit_at_end': end} if end != start else {}),  # HEAD moved while it ran (the code it ran is `commit`'s, if the tree was clean)
            'machine': env['machine'], 'date': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
            'malloc': env['malloc'], 'settings': _jsonable(settings), 'results': _jsonable(results)}
     out.parent.mkdir(parents=True, exist_ok=True)
