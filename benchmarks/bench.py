@@ -1015,6 +1015,7 @@ def add_frontier(p):
                         "(rejection_sample's oversample; one sampler per X; default: %(default)s)")
     p.add_argument('--gate-t-max', type=nonneg_int, default=None, metavar='T',
                    help="gated and gated-rejection: ask the gate only at t <= T (GatedGuidance t_max; default: every step)")
+    p.add_argument('--gate-latch', action='store_true', help="gated and gated-rejection: a sample the gate flags is pushed at every later step (GatedGuidance latch)")
     p.add_argument('--band', nargs='+', default=[], metavar='RULE:ALPHA:SCALE:LO-HI',
                    help="'band': a rule that acts only at timesteps LO <= t <= HI (no classifier call outside): RULE 'cp' is the published "
                         "rule with the pair's classifier, a train-classifier folder is the x0_hat rule (X0Guidance) with its classifier")
@@ -1076,10 +1077,10 @@ def _rejection_tail(cosine, oversample: float) -> str:
     return (f' at cosine {cosine:g}' if cosine else '') + (f', {oversample:.0%} spare' if oversample else '')
 
 
-def gated_label(dirs: str, threshold: float, scale: float, t_max) -> str:
-    "A --gated sampler's name in the records: its classifiers, threshold, push scale and gate window."
+def gated_label(dirs: str, threshold: float, scale: float, t_max, latch: bool = False) -> str:
+    "A --gated sampler's name in the records: its classifiers, threshold, push scale, gate window and latch."
     nets = '+'.join(Path(x).parent.name + '/' + Path(x).name for x in dirs.split('+'))
-    return f"x0_hat gate {nets} > {threshold:g}, CPSample push s={scale:g}" + (f", gate at t <= {t_max}" if t_max is not None else '')
+    return f"x0_hat gate {nets} > {threshold:g}, CPSample push s={scale:g}" + (f", gate at t <= {t_max}" if t_max is not None else '') + (', latched' if latch else '')
 
 
 def run_frontier(a, env):
@@ -1127,12 +1128,12 @@ def run_frontier(a, env):
                     den.unet, den.scheduler, X0Guidance(c, al, sc, cp['tau']), batch_size=b, generator=g, **kw)
         if name == 'gated':
             for d, th, sc in a.gated_settings:
-                samplers[gated_label(d, th, sc, a.gate_t_max)] = lambda b, g, gate=gates[d], th=th, sc=sc: guided_ddim(
-                    den.unet, den.scheduler, GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau'], t_max=a.gate_t_max), batch_size=b, generator=g, **kw)
+                samplers[gated_label(d, th, sc, a.gate_t_max, a.gate_latch)] = lambda b, g, gate=gates[d], th=th, sc=sc: guided_ddim(
+                    den.unet, den.scheduler, GatedGuidance(clf, gate, th, scale=sc, tau=cp['tau'], t_max=a.gate_t_max, latch=a.gate_latch), batch_size=b, generator=g, **kw)
         if name == 'gated-rejection':  # the gated push, then redraw the copies it still makes (keeps S at sampling time)
             for d, th, sc in a.gated_settings:  # one guidance object per setting: with keep=False it carries nothing from batch to batch
-                add_rejection(gated_label(d, th, sc, a.gate_t_max) + ' + rejection',
-                              functools.partial(guided_ddim, guide=GatedGuidance(clf, gates[d], th, scale=sc, tau=cp['tau'], keep=False, t_max=a.gate_t_max)))
+                add_rejection(gated_label(d, th, sc, a.gate_t_max, a.gate_latch) + ' + rejection',
+                              functools.partial(guided_ddim, guide=GatedGuidance(clf, gates[d], th, scale=sc, tau=cp['tau'], keep=False, t_max=a.gate_t_max, latch=a.gate_latch)))
         if name == 'band':
             for r, al, sc, lo, hi in a.band_settings:
                 guide = (lambda c=clf, al=al, sc=sc: CPGuidance(c, al, sc, cp['tau'])) if r == 'cp' else (lambda c=pair_classifier(a.pair, {a.pair: r}), al=al, sc=sc: X0Guidance(c, al, sc, cp['tau']))

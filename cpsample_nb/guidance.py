@@ -383,21 +383,29 @@ def _flagged_guidance(classifier, x: torch.Tensor, t, alpha: float, tau: float, 
 class GatedGuidance(CPGuidance):
     """CPSample's push (toward the classifier's unlikely label, scale s, tau) where `gate(x_t, t, x0_hat) > gate_threshold`.
     With `check_first` (the default) the push's classifier runs on the flagged samples alone (their probs; NaN for the others).
-    Above `t_max` the gate is not asked and nothing is pushed."""
+    Above `t_max` the gate is not asked and nothing is pushed. With `latch`, a sample the gate has flagged is pushed at every
+    later step of the run: a push that stops when the gate lets go leaves the sample just below the gate's line."""
     def __init__(self, classifier, gate,  # gate: (x_t, t, x0_hat) -> (N,) score
                  gate_threshold: float,  # push where the score is above this
                  scale: float = SETTINGS['paper']['scale'], tau: float = SETTINGS['paper']['tau'], keep: bool = True,
                  check_first: bool = True,  # False: the push's classifier reads the whole batch (probs for every sample)
-                 t_max: int | None = None):  # ask the gate only at timesteps t <= t_max (None: at every step)
+                 t_max: int | None = None,  # ask the gate only at timesteps t <= t_max (None: at every step)
+                 latch: bool = False):  # once flagged, pushed until the end of the run (a run starts where t rises or the batch size changes)
         super().__init__(classifier, 0.5, scale, tau, check_first=bool(check_first), keep=keep)
         if t_max is not None and (isinstance(t_max, bool) or not isinstance(t_max, int) or t_max < 0): raise ValueError(f"t_max must be None or an integer timestep >= 0, got {t_max!r}")
         self.gate, self.gate_threshold, self.t_max = gate, float(gate_threshold), t_max
+        self.latch, self._latched, self._t_prev = bool(latch), None, None
 
     def __call__(self, eps: torch.Tensor, x: torch.Tensor, t, abar_t: float) -> torch.Tensor:
         "eps_hat for the samples the gate flags; the others' eps untouched."
         abar = float(abar_t)
         if self.t_max is not None and int(t) > self.t_max: flag = torch.zeros(len(x), dtype=torch.bool, device=x.device)
         else: flag = torch.as_tensor(self.gate(x, t, x0_hat(x, eps, abar)), device=x.device) > self.gate_threshold
+        if self.latch:
+            if self._latched is None or len(self._latched) != len(x) or (self._t_prev is not None and int(t) > self._t_prev):
+                self._latched = torch.zeros(len(x), dtype=torch.bool, device=x.device)  # a new run
+            self._latched, self._t_prev = self._latched | flag, int(t)
+            flag = self._latched
         with_grad = self.scale > 0 and bool(flag.any())
         if self.check_first: g = _flagged_guidance(self.classifier, x, t, 0.5, self.tau, with_grad, flag)
         else: g = cp_guidance(self.classifier, x, t, 0.5, self.tau, with_grad=with_grad)
