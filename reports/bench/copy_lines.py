@@ -60,7 +60,9 @@ fig, ax = plt.subplots(1, 1 + len(paired), figsize=(5 * (1 + len(paired)), 4.2),
 bins = np.linspace(0.95, 1.0, 51)
 def short(name: str) -> str:
     "A legend label: the label-bit gate's long name (its classifier folders) shortened."
-    return name if 'x0_hat gate' not in name else 'label-bit gate' + name[name.index(' >'):].split(', CPSample push')[0] + (' + rejection' if 'rejection' in name else '')
+    if 'x0_hat gate' not in name: return name
+    s = 'label-bit gate' + name[name.index(' >'):].split(', CPSample push')[0] + name.split(', CPSample push')[1].split(',')[0].replace(' s=', ', s ')
+    return s + (', latched' if 'latched' in name else '') + (' + rejection' if 'rejection' in name else '')
 for r in rows:
     c = np.asarray(r['nn_cosine']); ax[0].hist(c[c >= 0.95], bins=bins, histtype='step', lw=1.5, label=short(r['sampler']))
 ax[0].axvline(thr, color='k', ls='--', lw=1); ax[0].set_xlabel('nearest pixel cosine to S (samples below 0.95 not drawn)'); ax[0].set_ylabel('samples')
