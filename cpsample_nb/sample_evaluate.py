@@ -125,7 +125,7 @@ def draw_gated_samples(unet, scheduler,
     def batch(batch_size, generator):
         guide = GatedGuidance(classifier, gate, gate_threshold, scale=scale, tau=tau, t_max=t_max)
         x = guided_ddim(unet, scheduler, guide, batch_size=batch_size, num_inference_steps=steps, generator=generator)
-        return x, torch.stack([s.target >= 0 for s in guide.steps], 1).cpu()
+        return x, torch.stack([s.fired for s in guide.steps], 1).cpu()
     out = sample_in_batches(batch, n, batch_size, seed, dev, 'gated CPSample')
     return torch.cat([x for x, _ in out]).cpu(), torch.cat([f for _, f in out])
 
@@ -238,11 +238,10 @@ def _name(path, meta: dict, other: str | None = None) -> str:
     name = meta.get('sampler') or Path(path).stem
     return Path(path).stem if name == other else name
 
-def _generated(samples: str, x, meta: dict, baseline: str | None) -> dict:
-    "The sample sets to measure, named by their sampler (or file name): the baseline's first, when given, then the samples'."
+def _generated(samples: str, x, meta: dict, baseline: str | None, xb=None, mb=None) -> dict:
+    "The sample sets to measure, named by their sampler (or file name): the baseline's (`xb`, `mb`: its loaded images and metadata) first, when given, then the samples'."
     gen = {}
     if baseline:
-        xb, mb = load_samples(baseline)
         if xb.shape[1:] != x.shape[1:]: raise ValueError(f"the baseline's images are {tuple(xb.shape[1:])}, the samples' {tuple(x.shape[1:])}")
         gen[_name(baseline, mb)] = xb
     gen[_name(samples, meta, next(iter(gen), None))] = x
@@ -263,8 +262,8 @@ def evaluate_command(*,
     When the baseline was drawn from the same noise (same n, seed, batch size and steps, no --reject), each of its copies is
     followed to the samples' image from that noise (`compare.paired_copies`)."""
     x, meta = load_samples(samples)
-    gen = _generated(samples, x, meta, baseline)
-    mb = load_samples(baseline)[1] if baseline else {}
+    xb, mb = load_samples(baseline) if baseline else (None, {})
+    gen = _generated(samples, x, meta, baseline, xb, mb)
     same_noise = bool(baseline) and all(meta.get(k) == mb.get(k) is not None for k in ('n', 'seed', 'batch_size', 'steps')) and 'redrawn' not in meta and 'redrawn' not in mb
     sets = evaluation_sets(train, x.shape[-1], x.shape[1], model, heldout)
     held = sets['heldout']
