@@ -68,10 +68,12 @@ class Evaluation(Result):
             if pc.threshold == t: out |= {f'nudged_{n}': pc.nudged / pc.n, f'copies_or_nudged_{n}': pc.copies_or_nudged}
         return out
 
-    def _repr_markdown_(self):
-        return format_table(self.rows(), markdown=True) + ''.join('\n\n' + format_table(pc.rows(), markdown=True) for pc in self.paired.values())
+    def _tables(self, markdown: bool = False) -> str:
+        "The samplers' table, then one table per paired sampler."
+        return '\n\n'.join(format_table(rows, markdown=markdown) for rows in [self.rows(), *(pc.rows() for pc in self.paired.values())])
 
-    def __str__(self): return format_table(self.rows()) + ''.join('\n\n' + format_table(pc.rows()) for pc in self.paired.values())
+    def _repr_markdown_(self): return self._tables(markdown=True)
+    def __str__(self): return self._tables()
 
 # %% ../nbs/13_compare.ipynb #c6f238b2
 @dataclass
@@ -92,6 +94,8 @@ class PairedCopies(Result):
     def copies_or_nudged(self) -> float:
         "Share of the sampler's samples that are copies or nudged copies."
         return (self.still + self.nudged + self.new) / self.n
+
+    def to_dict(self) -> dict: return super().to_dict() | {'copies_or_nudged': self.copies_or_nudged}  # results.json carries the share too
 
     def rows(self):
         return [{'sampler': self.sampler, 'of the copies of': self.baseline, 'line': self.threshold, 'baseline copies': self.baseline_copies,

@@ -158,7 +158,7 @@ def _record_evaluation(results: dict, ev, mia, sets: dict, thresholds: tuple, x_
                              if k.startswith(('replication', 'chi2'))} | {'feature_space': main['feature_space'],
                              'quality_reference': sets.get('quality_reference', ''), 'heldout': f'{n_heldout} held-out images'}
     pc = ev.paired['cpsample']  # plain DDIM's copies followed to CPSample's image from the same noise
-    results['evaluation'] |= {f'paired: {k}': v for k, v in pc.rows()[0].items() if k not in ('sampler', 'of the copies of')} | {'paired: nudge floor': pc.floor}
+    results['evaluation'] |= {f'paired: {k}': v for k, v in pc.to_dict().items() if k not in ('sampler', 'baseline')}
     if sets.get('quality_model') is not None:
         for name, x in (('ddim', x_ddim), ('cpsample', x_cp)):
             c = classifier_confidence(x, sets['quality_model'])

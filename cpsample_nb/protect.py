@@ -143,7 +143,7 @@ def protect_report(results: dict) -> str:
         lines += ['', f"Followed by noise: of plain DDIM's {pc['baseline_copies']} copies, CPSample's image from the same noise is still a copy for "
                   f"{pc['still']}, nudged just below the threshold (similarity >= {pc['floor']:.4f} to the same protected image) for {pc['nudged']}, "
                   f"and elsewhere for {pc['elsewhere']}; CPSample made {pc['new']} new copies. Counting nudged images as copies, CPSample's share is "
-                  f"{(pc['still'] + pc['nudged'] + pc['new']) / pc['n']:.1%}."]
+                  f"{pc['copies_or_nudged']:.1%}."]
     lines += ['', *[f"![{k}]({v})" for k, v in r['figures'].items()], '',
               f"The protected sampler: `CPSamplePipeline.from_pretrained('{r['files']['pipeline']}')` (relative to this folder).", '']
     return '\n'.join(lines)
