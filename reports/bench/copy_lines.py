@@ -15,6 +15,7 @@ import numpy as np
 import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
+from cpsample_nb.compare import paired_copies
 from cpsample_nb.evaluation import wilson_interval
 
 p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -41,14 +42,12 @@ for r in rows:
     print(r['sampler'][:59].ljust(60) + ''.join(f"{100 * v:6.2f}% [{100 * ci[0]:.1f}-{100 * ci[1]:.1f}]".rjust(20) for v, ci in at.values()))
     if base is not None and r is not base and 'rejection' not in r['sampler'] and len(c) == len(base['nn_cosine']):
         b, bi, i = np.asarray(base['nn_cosine']), np.asarray(base['nn_index']), np.asarray(r['nn_index'])
-        cop = b > thr; k = int(cop.sum())
-        still = cop & (c > thr); nudged = cop & (c <= thr) & (c >= a.nudge) & (i == bi)
-        row['paired'] = {'ddim_copies': k, 'still_copies': int(still.sum()), 'nudged': int(nudged.sum()),
-                         'elsewhere': int(k - still.sum() - nudged.sum()),
-                         'removed_cosine_median': float(np.median(c[cop & ~still])) if (cop & ~still).any() else None,
-                         'new_copies': int((~cop & (c > thr)).sum())}
+        pc = paired_copies((b, bi), (c, i), thr, a.nudge)  # the package's count (compare.paired_copies)
+        removed = (b > thr) & (c <= thr)
+        row['paired'] = {'ddim_copies': pc.baseline_copies, 'still_copies': pc.still, 'nudged': pc.nudged, 'elsewhere': pc.elsewhere,
+                         'removed_cosine_median': float(np.median(c[removed])) if removed.any() else None, 'new_copies': pc.new}
     out['rows'].append(row)
-print(f"\npaired with plain DDIM (same noise): of its copies, the other sampler's image from the same noise is ...")
+print("\npaired with plain DDIM (same noise): of its copies, the other sampler's image from the same noise is ...")
 for row in out['rows']:
     q = row.get('paired')
     if q: print(f"  {row['sampler'][:70]:70s} still a copy {q['still_copies']}, nudged (>= {a.nudge} to the same image) {q['nudged']}, "
